@@ -1,0 +1,41 @@
+"""LoRA from scratch: the helper package of the hands-on LoRA course.
+
+Read it in this order: ``layers`` (the LoRA layer), ``inject`` (putting layers into a
+model), ``counting`` (what it saves), ``adapters`` (saving and loading), ``lowrank`` (why
+low rank is enough), ``measure`` (timing and memory), ``device`` (CPU or GPU).
+"""
+
+from .adapters import load_adapter, lora_state_dict, read_adapter, save_adapter
+from .counting import (
+    ParameterCount,
+    TrainingMemory,
+    count_parameters,
+    format_bytes,
+    gradient_bytes,
+    lora_parameter_count,
+    markdown_table,
+    optimizer_state_bytes,
+    training_memory,
+)
+from .device import get_device
+from .inject import (
+    disable_lora,
+    find_target_modules,
+    inject_lora,
+    linear_module_names,
+    lora_layers,
+    mark_only_lora_as_trainable,
+    merge_and_unload,
+    merge_lora,
+    unmerge_lora,
+)
+from .layers import LoRALinear
+from .lowrank import (
+    energy_kept,
+    low_rank_approximation,
+    rank_for_energy,
+    relative_error,
+    singular_values,
+    subspace_similarity,
+)
+from .measure import file_size, peak_memory_bytes, time_interleaved

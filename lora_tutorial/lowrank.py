@@ -1,0 +1,54 @@
+"""Low-rank tools: SVD, the best rank-r approximation, spectra and subspace similarity.
+
+The singular value decomposition writes any matrix as ``M = U·diag(S)·Vᵀ`` with singular
+values ``S`` sorted from large to small. Keeping the first ``r`` terms gives the best
+rank-r approximation (Eckart–Young theorem): no other rank-r matrix is closer in the
+Frobenius norm, and its squared error is the sum of the squared singular values dropped.
+"""
+
+import torch
+
+
+def singular_values(matrix: torch.Tensor) -> torch.Tensor:
+    """The singular values of a 2-D tensor, largest first."""
+    return torch.linalg.svdvals(matrix.detach().float())
+
+
+def low_rank_approximation(matrix: torch.Tensor, r: int) -> torch.Tensor:
+    """The best rank-``r`` approximation of ``matrix`` (truncated SVD)."""
+    if r < 0 or r > min(matrix.shape):
+        raise ValueError(f"r must be between 0 and min(matrix.shape) = {min(matrix.shape)}, "
+                         f"got {r}.")
+    u, s, vh = torch.linalg.svd(matrix.detach().float(), full_matrices=False)
+    return (u[:, :r] * s[:r]) @ vh[:r]
+
+
+def energy_kept(matrix: torch.Tensor, r: int) -> float:
+    """Share of the squared Frobenius norm that the best rank-``r`` approximation keeps."""
+    s2 = singular_values(matrix) ** 2
+    return (s2[:r].sum() / s2.sum()).item()
+
+
+def relative_error(matrix: torch.Tensor, r: int) -> float:
+    """``‖M − M_r‖_F / ‖M‖_F`` for the best rank-``r`` approximation ``M_r``."""
+    return (1.0 - energy_kept(matrix, r)) ** 0.5
+
+
+def rank_for_energy(matrix: torch.Tensor, energy: float = 0.9) -> int:
+    """The smallest rank whose approximation keeps at least ``energy`` of the norm²."""
+    s2 = singular_values(matrix) ** 2
+    cumulative = torch.cumsum(s2, 0) / s2.sum()
+    return int((cumulative < energy).sum().item()) + 1
+
+
+def subspace_similarity(a1: torch.Tensor, a2: torch.Tensor, i: int, j: int) -> float:
+    """How much the top-``i`` directions of ``a1`` overlap the top-``j`` of ``a2``, in [0, 1].
+
+    The LoRA paper (Hu et al., 2021, section 7.2) compares adapters of ranks 8 and 64 this
+    way: with ``U_i`` the top-``i`` right singular vectors of ``A_{r=8}`` and ``U_j`` those of
+    ``A_{r=64}``, ``φ = ‖U_iᵀ U_j‖_F² / min(i, j)``. 1 means one subspace contains the other;
+    random subspaces of a large space give values near 0.
+    """
+    v1 = torch.linalg.svd(a1.detach().float(), full_matrices=False)[2][:i].T
+    v2 = torch.linalg.svd(a2.detach().float(), full_matrices=False)[2][:j].T
+    return (torch.linalg.matrix_norm(v1.T @ v2) ** 2 / min(i, j)).item()

@@ -1,0 +1,185 @@
+"""Adapters in PEFT's format, both ways, and numerical parity with PEFT itself."""
+
+import json
+
+import peft
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from toy_models import assert_same_weights, randomize_lora_b, toy_input, toy_model, weights_snapshot
+
+from lora_tutorial import (count_parameters, inject_lora, load_adapter, lora_layers,
+                           mark_only_lora_as_trainable, merge_and_unload, save_adapter)
+
+TARGETS = ["q_proj", "v_proj", "fc1"]
+
+
+def ours(seed=0, r=4, alpha=8, targets=TARGETS, use_rslora=False):
+    model = toy_model(seed)
+    inject_lora(model, targets, r=r, alpha=alpha, use_rslora=use_rslora)
+    mark_only_lora_as_trainable(model)
+    return model
+
+
+def theirs(seed=0, r=4, alpha=8, targets=TARGETS, use_rslora=False):
+    config = peft.LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
+                             use_rslora=use_rslora)
+    return peft.get_peft_model(toy_model(seed), config)
+
+
+@pytest.mark.parametrize("use_rslora", [False, True])
+def test_same_weights_give_same_outputs_and_counts_as_peft(use_rslora):
+    mine, peft_model, x = ours(use_rslora=use_rslora), theirs(use_rslora=use_rslora), toy_input()
+    randomize_lora_b(mine)
+    # Copy our LoRA tensors into PEFT's model; the key names differ only by ".default".
+    peft_state = peft_model.state_dict()
+    for name, layer in lora_layers(mine):
+        for part in ("lora_A", "lora_B"):
+            key = f"base_model.model.{name}.{part}.default.weight"
+            peft_state[key] = getattr(layer, part).weight.detach().clone()
+    peft_model.load_state_dict(peft_state)
+    assert torch.allclose(mine(x), peft_model(x), atol=1e-6)
+    trainable, total = peft_model.get_nb_trainable_parameters()
+    count = count_parameters(mine)
+    assert (count.trainable, count.total) == (trainable, total)
+
+
+def test_initialisation_is_peft_s_under_the_same_seed():
+    # Same seed, same random draws in the same order: A is bit-identical to PEFT's, B is 0.
+    mine, base_for_peft = toy_model(), toy_model()
+    torch.manual_seed(123)
+    inject_lora(mine, TARGETS, r=4, alpha=8)
+    torch.manual_seed(123)
+    peft_model = peft.get_peft_model(base_for_peft, peft.LoraConfig(
+        r=4, lora_alpha=8, target_modules=TARGETS))
+    for name, layer in lora_layers(mine):
+        theirs_layer = peft_model.get_submodule(f"base_model.model.{name}")
+        assert torch.equal(layer.lora_A.weight, theirs_layer.lora_A["default"].weight), name
+        assert torch.equal(layer.lora_B.weight, theirs_layer.lora_B["default"].weight), name
+        assert torch.count_nonzero(layer.lora_B.weight) == 0
+        assert layer.scaling == theirs_layer.scaling["default"]
+
+
+def test_our_adapter_loads_in_peft_with_identical_outputs(tmp_path):
+    mine, x = ours(), toy_input()
+    randomize_lora_b(mine)
+    save_adapter(mine, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter_config.json",
+                                                           "adapter_model.safetensors"]
+    config = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert config["target_modules"] == ["fc1", "q_proj", "v_proj"]
+    assert config["r"] == 4 and config["lora_alpha"] == 8
+    peft_model = peft.PeftModel.from_pretrained(toy_model(), tmp_path)
+    assert torch.allclose(peft_model(x), mine(x), atol=1e-6)
+
+
+def test_peft_adapter_loads_in_ours_with_identical_outputs(tmp_path):
+    peft_model, x = theirs(), toy_input()
+    randomize_lora_b(peft_model)
+    peft_model.save_pretrained(tmp_path)
+    mine = toy_model()
+    names = load_adapter(mine, tmp_path)
+    assert len(names) == 6
+    assert torch.allclose(mine(x), peft_model(x), atol=1e-6)
+
+
+def test_adapter_file_holds_only_lora_tensors(tmp_path):
+    mine = ours()
+    save_adapter(mine, tmp_path)
+    keys = set(load_file(tmp_path / "adapter_model.safetensors"))
+    assert len(keys) == 12
+    assert all(k.startswith("base_model.model.") and (".lora_A." in k or ".lora_B." in k)
+               for k in keys)
+
+
+def test_partial_targets_are_saved_by_full_name(tmp_path):
+    mine, x = ours(targets=r"blocks\.0\.attn\.q_proj"), toy_input()
+    randomize_lora_b(mine)
+    save_adapter(mine, tmp_path)
+    config = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert config["target_modules"] == ["blocks.0.attn.q_proj"]
+    reloaded = toy_model()
+    assert load_adapter(reloaded, tmp_path) == ["blocks.0.attn.q_proj"]
+    assert torch.allclose(reloaded(x), mine(x))
+
+
+def test_swapping_adapters_in_place(tmp_path):
+    first, second, x = ours(seed=0), ours(seed=0, alpha=4), toy_input()
+    randomize_lora_b(first, seed=10)
+    randomize_lora_b(second, seed=11)
+    save_adapter(first, tmp_path / "a")
+    save_adapter(second, tmp_path / "b")
+    model = ours(seed=0)
+    load_adapter(model, tmp_path / "a")
+    assert torch.allclose(model(x), first(x))
+    load_adapter(model, tmp_path / "b")
+    assert torch.allclose(model(x), second(x))
+    assert all(layer.scaling == 1.0 for _, layer in lora_layers(model))
+
+
+def test_wrong_rank_is_refused_naming_the_tensor_and_model_unchanged(tmp_path):
+    save_adapter(ours(r=2), tmp_path)
+    model = ours(r=4)
+    snapshot = weights_snapshot(model)
+    with pytest.raises(ValueError, match=r"Shape mismatch for base_model\.model\.blocks\.0\."
+                                         r"attn\.q_proj\.lora_A\.weight.*\(2, 8\).*\(4, 8\)"):
+        load_adapter(model, tmp_path)
+    assert_same_weights(model, snapshot)
+
+
+def test_missing_key_is_refused_and_nothing_injected(tmp_path):
+    save_adapter(ours(), tmp_path)
+    tensors = load_file(tmp_path / "adapter_model.safetensors")
+    del tensors["base_model.model.blocks.1.fc1.lora_B.weight"]
+    save_file(tensors, tmp_path / "adapter_model.safetensors")
+    model = toy_model()
+    snapshot = weights_snapshot(model)
+    with pytest.raises(ValueError, match=r"Missing tensors: \['base_model\.model\.blocks\.1"
+                                         r"\.fc1\.lora_B\.weight'\]"):
+        load_adapter(model, tmp_path)
+    assert not list(lora_layers(model))
+    assert_same_weights(model, snapshot)
+
+
+def test_adapter_for_another_model_is_refused(tmp_path):
+    save_adapter(ours(), tmp_path)
+    model = toy_model(d=16)
+    snapshot = weights_snapshot(model)
+    with pytest.raises(ValueError, match="Shape mismatch"):
+        load_adapter(model, tmp_path)
+    assert not list(lora_layers(model))
+    assert_same_weights(model, snapshot)
+
+
+def test_unexpected_tensors_are_named(tmp_path):
+    save_adapter(ours(targets=["q_proj", "v_proj", "fc1", "fc2"]), tmp_path)
+    model = ours()
+    with pytest.raises(ValueError, match=r"no place for: \[.*fc2\.lora_A"):
+        load_adapter(model, tmp_path)
+
+
+def test_missing_files_and_empty_models(tmp_path):
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        load_adapter(toy_model(), tmp_path)
+    with pytest.raises(ValueError, match="no LoRA layers"):
+        save_adapter(toy_model(), tmp_path)
+
+
+def test_merged_model_must_be_unmerged_before_loading(tmp_path):
+    model = ours()
+    save_adapter(model, tmp_path)
+    model.blocks[0].attn.q_proj.merge()
+    with pytest.raises(RuntimeError, match="Unmerge"):
+        load_adapter(model, tmp_path)
+
+
+def test_merge_and_unload_matches_peft():
+    mine, peft_model, x = ours(), theirs(), toy_input()
+    randomize_lora_b(mine)
+    for name, layer in lora_layers(mine):
+        target = peft_model.get_submodule(f"base_model.model.{name}")
+        target.lora_A["default"].weight.data.copy_(layer.lora_A.weight)
+        target.lora_B["default"].weight.data.copy_(layer.lora_B.weight)
+    plain_ours, plain_peft = merge_and_unload(mine), peft_model.merge_and_unload()
+    assert torch.allclose(plain_ours(x), plain_peft(x), atol=1e-6)
+    assert set(plain_ours.state_dict()) == set(plain_peft.state_dict())

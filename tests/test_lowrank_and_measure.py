@@ -1,0 +1,69 @@
+"""SVD tools and the measurement helpers (no timings asserted: those live in benchmarks/)."""
+
+import pytest
+import torch
+
+from lora_tutorial import (energy_kept, file_size, low_rank_approximation, peak_memory_bytes,
+                           rank_for_energy, relative_error, singular_values,
+                           subspace_similarity, time_interleaved)
+
+
+def test_rank_r_approximation_has_rank_r_and_eckart_young_error():
+    torch.manual_seed(0)
+    m = torch.randn(30, 20)
+    s = singular_values(m)
+    for r in (1, 5, 20):
+        approx = low_rank_approximation(m, r)
+        assert torch.linalg.matrix_rank(approx) == r
+        error = torch.linalg.matrix_norm(m - approx)
+        assert error == pytest.approx(s[r:].square().sum().sqrt().item(), rel=1e-4, abs=1e-4)
+        assert relative_error(m, r) == pytest.approx((error / torch.linalg.matrix_norm(m))
+                                                     .item(), abs=1e-4)
+    with pytest.raises(ValueError, match="between 0 and"):
+        low_rank_approximation(m, 21)
+
+
+def test_low_rank_plus_noise_is_found():
+    torch.manual_seed(0)
+    m = torch.randn(50, 3) @ torch.randn(3, 40) + 0.01 * torch.randn(50, 40)
+    assert energy_kept(m, 3) > 0.999
+    assert rank_for_energy(m, 0.99) == 3
+
+
+def test_subspace_similarity():
+    torch.manual_seed(0)
+    a = torch.randn(8, 100)
+    assert subspace_similarity(a, a, 8, 8) == pytest.approx(1.0, abs=1e-5)
+    # a's top-4 directions lie inside the 8-dim row space of [a; anything].
+    stacked = torch.cat([a[:4] * 10, torch.randn(4, 100)])
+    assert subspace_similarity(a, stacked, 8, 8) < 0.9
+    assert subspace_similarity(stacked, a, 4, 8) == pytest.approx(1.0, abs=1e-4)
+    assert subspace_similarity(torch.randn(2, 1000), torch.randn(2, 1000), 2, 2) < 0.05
+
+
+def test_peak_memory_sees_a_temporary_allocation():
+    x = torch.randn(256, 256)
+
+    def make_temporaries():
+        y = x @ x  # 256 KiB
+        z = y @ y  # another 256 KiB while y is alive
+        return z.sum()
+
+    peak = peak_memory_bytes(make_temporaries)
+    assert 2 * 256 * 256 * 4 <= peak < 4 * 256 * 256 * 4
+
+
+def test_time_interleaved_calls_each_candidate_in_turn():
+    calls = []
+    times = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                             repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+
+
+def test_file_size(tmp_path):
+    (tmp_path / "one").write_bytes(b"x" * 10)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "two").write_bytes(b"x" * 5)
+    assert file_size(tmp_path / "one") == 10
+    assert file_size(tmp_path) == 15
