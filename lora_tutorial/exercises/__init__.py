@@ -1,0 +1,1 @@
+"""Checkers for the notebooks' exercises: specific feedback on a learner's code."""

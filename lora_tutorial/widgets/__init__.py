@@ -1,0 +1,1 @@
+"""Interactive explorations used by the notebooks, one module per topic."""
