@@ -23,15 +23,18 @@ def time_interleaved(candidates: dict[str, Callable[[], object]], repeats: int =
                      warmup: int = 3) -> dict[str, float]:
     """Median seconds per call of each candidate, measured in alternation.
 
-    Each round calls every candidate once, in the given order, so drifts in machine speed
-    spread evenly over all of them.
+    Each round calls every candidate once, so drifts in machine speed spread evenly over
+    all of them; the starting candidate rotates from round to round, so none always runs
+    right after the same neighbour.
     """
     for _ in range(warmup):
         for fn in candidates.values():
             fn()
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, fn in candidates.items():
+    names = list(candidates)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            fn = candidates[name]
             _synchronize()
             start = time.perf_counter()
             fn()
