@@ -1,0 +1,14 @@
+"""Shared test set-up, for the package tests and the notebooks alike.
+
+Quiz answers are recorded in a progress file; tests and the nbval notebook kernels
+(which inherit this process's environment) must never write to the learner's real one.
+The variable is set at import time, before any test or kernel starts, and points
+outside the repository.
+"""
+
+import os
+import tempfile
+
+os.environ["LORA_TUTORIAL_PROGRESS"] = os.path.join(
+    tempfile.gettempdir(), f"lora_tutorial_test_progress_{os.getpid()}.json"
+)

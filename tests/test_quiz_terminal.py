@@ -1,0 +1,160 @@
+"""The terminal runner with scripted input: all right, all wrong, hints, bad input, end of input."""
+
+import io
+import json
+import random
+import re
+import subprocess
+import sys
+
+import pytest
+
+from lora_tutorial.quiz import load_quiz, run_quiz
+
+IDS = ["count-formula", "count-square-fraction", "count-1024"]  # single, multiple, numeric
+
+
+def cli(*args, **kwargs):
+    """Run ``python -m lora_tutorial.quiz ARGS`` and capture its output."""
+    return subprocess.run([sys.executable, "-m", "lora_tutorial.quiz", *args],
+                          capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def private_progress(monkeypatch, tmp_path):
+    path = tmp_path / "progress.json"
+    monkeypatch.setenv("LORA_TUTORIAL_PROGRESS", str(path))
+    return path
+
+
+@pytest.fixture
+def quiz():
+    return load_quiz("04_counting_parameters", ids=IDS)
+
+
+def right_reply(question):
+    if question.type == "numeric":
+        return f"{question.answer:.0f}"
+    return ",".join(str(i + 1) for i in sorted(question.correct_indices))
+
+
+def wrong_reply(question):
+    if question.type == "numeric":
+        return str(question.answer + 1000)
+    return str(next(i for i, o in enumerate(question.options) if not o.correct) + 1)
+
+
+def run(quiz, lines, **kwargs):
+    out = io.StringIO()
+    stdin = io.StringIO("".join(line + "\n" for line in lines))
+    score = run_quiz(quiz, stdin=stdin, stdout=out, **kwargs)
+    return score, out.getvalue()
+
+
+def test_all_right(quiz):
+    score, text = run(quiz, [right_reply(q) for q in quiz.questions])
+    assert (score.asked, score.correct, score.stopped_early) == (3, 3, False)
+    assert text.count("Result: right.") == 3 and "not quite" not in text
+    assert text.rstrip().endswith("Score: 3/3 correct.")
+    for question in quiz.questions:
+        assert question.question.strip() in text
+        assert f"Explanation: {question.explanation.strip()}" in text
+    for index in quiz.questions[0].correct_indices:
+        assert quiz.questions[0].options[index].feedback.strip() in text
+
+
+def test_all_wrong_shows_feedback_and_the_right_answer(quiz):
+    score, text = run(quiz, [wrong_reply(q) for q in quiz.questions])
+    assert (score.asked, score.correct) == (3, 0)
+    assert text.count("Result: not quite") == 3
+    single, multiple, numeric = quiz.questions
+    chosen = single.options[int(wrong_reply(single)) - 1]
+    assert f"wrong: {chosen.feedback.strip()}" in text
+    right = [single.options[i].text for i in single.correct_indices]
+    assert f"Answer: {right[0]}" in text
+    assert "Result: not quite, 9,192 is too high." in text
+    assert "Answer: 8,192 (± 0)" in text
+    assert text.rstrip().endswith("Score: 0/3 correct.")
+
+
+def test_hint_is_shown_on_h_and_counted(quiz):
+    first = quiz.questions[0]
+    replies = ["h", right_reply(first)] + [right_reply(q) for q in quiz.questions[1:]]
+    score, text = run(quiz, replies)
+    assert f"Hint: {first.hint.strip()}" in text
+    assert score.hints == 1 and score.correct == 3
+    assert "Score: 3/3 correct, 1 hint used." in text
+
+
+def test_malformed_replies_are_asked_again(quiz):
+    single = quiz.questions[0]
+    n = len(single.options)
+    score, text = run(quiz, ["", "x", str(n + 1), "1,2", right_reply(single)]
+                      + [right_reply(q) for q in quiz.questions[1:]])
+    assert text.count("Please answer as asked above") == 4
+    assert score.correct == 3
+
+
+def test_end_of_input_stops_cleanly_with_the_score_so_far(quiz):
+    score, text = run(quiz, [right_reply(quiz.questions[0])])
+    assert (score.asked, score.correct, score.stopped_early) == (1, 1, True)
+    assert "End of input: stopping here." in text
+    assert text.rstrip().endswith(
+        "Score: 1/1 correct (stopped early; 2 of 3 questions not answered).")
+
+
+def test_empty_input_ends_at_once(quiz):
+    score, text = run(quiz, [])
+    assert (score.asked, score.correct) == (0, 0)
+    assert "Score: 0/0 correct (stopped early; 3 of 3 questions not answered)." in text
+
+
+def test_seed_shuffles_options_reproducibly(quiz):
+    single = quiz.questions[0]
+    order = list(range(len(single.options)))
+    seed = next(s for s in range(100) if _first_order(s, len(order)) != order)
+    shuffled = _first_order(seed, len(order))
+    (right,) = single.correct_indices
+    reply = str(shuffled.index(right) + 1)
+    score, text = run(quiz, [reply], seed=seed)
+    assert score.correct == 1
+    option_lines = [line for line in text.splitlines() if line.startswith("  ") and ") " in line]
+    listed = [line.split(") ", 1)[1] for line in option_lines[:len(order)]]
+    assert listed == [single.options[i].text for i in shuffled]
+    assert run(quiz, [reply], seed=seed)[1] == text
+
+
+def _first_order(seed, n):
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def test_authored_order_without_seed(quiz):
+    _, text = run(quiz, [])
+    for number, option in enumerate(quiz.questions[0].options, start=1):
+        assert f"  {number}) {option.text}" in text
+
+
+def test_answers_are_recorded(quiz, private_progress):
+    run(quiz, [wrong_reply(quiz.questions[0]), right_reply(quiz.questions[1])])
+    data = json.loads(private_progress.read_text())
+    recorded = data["quizzes"]["04_counting_parameters"]["questions"]
+    assert recorded["count-formula"]["first_try_correct"] is False
+    assert recorded["count-square-fraction"]["first_try_correct"] is True
+    assert "count-1024" not in recorded
+
+
+def test_run_command_ends_cleanly_at_end_of_input():
+    result = cli("run", "02_low_rank", "--seed", "3", input="h\n4\n")
+    assert result.returncode == 0, result.stderr
+    assert "Hint:" in result.stdout
+    expected = (r"Score: [01]/1 correct \(stopped early; 8 of 9 questions not answered\), "
+                r"1 hint used\.")
+    assert re.search(expected, result.stdout)
+
+
+def test_run_command_reports_an_unknown_quiz():
+    result = cli("run", "nope")
+    assert result.returncode == 1
+    assert "No quiz named 'nope'" in result.stderr and "02_low_rank" in result.stderr
