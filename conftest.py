@@ -12,3 +12,8 @@ import tempfile
 os.environ["LORA_TUTORIAL_PROGRESS"] = os.path.join(
     tempfile.gettempdir(), f"lora_tutorial_test_progress_{os.getpid()}.json"
 )
+
+# nbval runs two notebook kernels at once (-n 2) on what may be a 2-core machine. PyTorch
+# threads that wait on each other across kernels slow small workloads down many times, so
+# each kernel (which inherits this environment) gets one thread.
+os.environ.setdefault("OMP_NUM_THREADS", "1")

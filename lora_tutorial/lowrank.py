@@ -25,8 +25,8 @@ def low_rank_approximation(matrix: torch.Tensor, r: int) -> torch.Tensor:
 
 def energy_kept(matrix: torch.Tensor, r: int) -> float:
     """Share of the squared Frobenius norm that the best rank-``r`` approximation keeps."""
-    s2 = singular_values(matrix) ** 2
-    return (s2[:r].sum() / s2.sum()).item()
+    s2 = singular_values(matrix).double() ** 2
+    return min(1.0, (s2[:r].sum() / s2.sum()).item())  # rounding must not push it past 1
 
 
 def relative_error(matrix: torch.Tensor, r: int) -> float:

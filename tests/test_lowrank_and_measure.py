@@ -67,3 +67,11 @@ def test_file_size(tmp_path):
     (tmp_path / "sub" / "two").write_bytes(b"x" * 5)
     assert file_size(tmp_path / "one") == 10
     assert file_size(tmp_path) == 15
+
+
+def test_full_rank_error_is_a_real_zero():
+    torch.manual_seed(0)
+    m = torch.rand(106, 160)
+    assert energy_kept(m, 106) == 1.0
+    assert relative_error(m, 106) == 0.0
+    assert isinstance(relative_error(m, 100), float)
