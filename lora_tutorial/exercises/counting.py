@@ -1,0 +1,106 @@
+"""Checker for notebook 4's exercise: count LoRA's trainable parameters from layer shapes.
+
+The learner writes ``lora_param_count(shapes, r, targets) -> int`` where
+
+* ``shapes`` maps module names (dotted, e.g. ``"blocks.0.attn.q_proj"``) to the weight's
+  shape ``(d, k)`` = (out_features, in_features), as ``module.weight.shape`` gives it;
+* ``r`` is the rank;
+* ``targets`` lists short names (``["q_proj", "v_proj"]``); a module is adapted when the
+  last part of its name is one of them — what PEFT's ``target_modules`` list does.
+
+:func:`check_lora_param_count` runs it on cases chosen so that each usual mistake gives a
+different wrong number, and names the mistake.
+"""
+
+import numbers
+
+from ..skeletons import GPT2_SMALL
+
+_BLOCK = {"attn.q_proj": (768, 768), "attn.k_proj": (768, 768), "attn.v_proj": (768, 768),
+          "attn.o_proj": (768, 768), "fc1": (3072, 768), "fc2": (768, 3072)}
+
+
+def gpt2_shapes() -> dict[str, tuple[int, int]]:
+    """The weight shapes of GPT-2 small's linear layers, named like the meta skeleton's."""
+    return {f"blocks.{i}.{name}": shape for i in range(GPT2_SMALL.n_layers)
+            for name, shape in _BLOCK.items()}
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def _call(fn, shapes, r, targets):
+    try:
+        result = fn(dict(shapes), r, list(targets))
+    except Exception as error:  # show the learner what their function raised, and where
+        _fail(f"lora_param_count(shapes, r={r}, targets={targets}) raised "
+              f"{type(error).__name__}: {error}")
+    if isinstance(result, bool) or not isinstance(result, numbers.Integral):
+        if hasattr(result, "item") and float(result) == int(result):
+            _fail(f"Return a plain Python int (got {type(result).__name__}); "
+                  "call int(...) on it.")
+        if isinstance(result, float) and result.is_integer():
+            _fail(f"Return an int, not the float {result}: parameter counts are whole "
+                  "numbers (use integer arithmetic, no '/').")
+        _fail(f"lora_param_count should return an int, got {result!r}.")
+    return int(result)
+
+
+def _one_matrix(fn, d: int, k: int, r: int) -> None:
+    got = _call(fn, {"layer": (d, k)}, r, ["layer"])
+    expected = r * (d + k)
+    if got == expected:
+        return
+    mistakes = {
+        d * k: "that is d·k, the full matrix. LoRA trains A (r×k) and B (d×r) instead",
+        r * d * k: "that is r·d·k. A has r·k numbers and B has d·r, and they are added, "
+                   "not multiplied",
+        2 * r * d: "that is 2·r·d: you used d for both matrices, but A is r×k",
+        2 * r * k: "that is 2·r·k: you used k for both matrices, but B is d×r",
+        r * k: "that is only A (r×k): add B's d·r numbers",
+        r * d: ("that is only B (d×r): add A's r·k numbers" if d != k else
+                "that is only one of the two matrices: add the other's r·d numbers"),
+        r * r * (d + k): "that is r²·(d+k): multiply by r once",
+    }
+    reason = mistakes.get(got, "it should be r·(d+k): A is r×k and B is d×r")
+    _fail(f"For one {d}×{k} weight at r={r} you returned {got:,d}, expected "
+          f"{expected:,d}: {reason}.")
+
+
+def check_lora_param_count(fn, verbose: bool = True) -> None:
+    """Check ``lora_param_count(shapes, r, targets)``; raise ``AssertionError`` if wrong."""
+    _one_matrix(fn, 4096, 4096, 8)   # the LoRA course's running example: 65,536
+    _one_matrix(fn, 3072, 768, 4)    # non-square, like GPT-2's fc1: catches d/k mix-ups
+
+    block = {f"blocks.0.{name}": shape for name, shape in _BLOCK.items()}
+    got = _call(fn, block, 2, ["q_proj", "v_proj"])
+    expected = 2 * 2 * (768 + 768)
+    if got != expected:
+        every = sum(2 * (d + k) for d, k in block.values())
+        if got == every:
+            _fail(f"You counted every layer ({got:,d}); only those whose name ends in a "
+                  f"target (here q_proj and v_proj) are adapted: expected {expected:,d}.")
+        if got == 0:
+            _fail("No layer matched the targets. Names are dotted ('blocks.0.attn.q_proj'); "
+                  "compare their last part, name.split('.')[-1], with the targets.")
+        _fail(f"For one GPT-2 block with targets q_proj, v_proj at r=2 you returned {got:,d}, "
+              f"expected {expected:,d} = 2 layers × 2·(768+768).")
+
+    shapes = gpt2_shapes()
+    got = _call(fn, shapes, 8, ["q_proj", "v_proj"])
+    expected = 12 * 2 * 8 * (768 + 768)
+    if got != expected:
+        _fail(f"For all of GPT-2 small (12 blocks), q_proj and v_proj at r=8, you returned "
+              f"{got:,d}, expected {expected:,d}. Does your function add up every block?")
+    got = _call(fn, shapes, 4, ["fc1", "fc2"])
+    expected = 12 * 2 * 4 * (3072 + 768)
+    if got != expected:
+        _fail(f"For GPT-2 small's fc1 and fc2 at r=4 you returned {got:,d}, expected "
+              f"{expected:,d}. Targets can be any layer names, not only attention ones.")
+    if _call(fn, shapes, 8, ["no_such_layer"]) != 0:
+        _fail("A target that matches no layer should add nothing (return 0 when nothing "
+              "matches).")
+    if verbose:
+        print("✓ Correct: r·(d+k) for every weight whose name ends in a target, summed over "
+              "all layers.")

@@ -1,0 +1,179 @@
+"""Checker for notebook 3's exercise: write a LoRA layer yourself.
+
+The learner's class is called as ``cls(base, r, alpha, dropout=0.0)`` and must hold
+
+* the frozen pretrained layer as ``base`` (or ``base_layer``, PEFT's name),
+* ``A`` with shape r×k and ``B`` with shape d×r (or ``lora_A``/``lora_B``), either as
+  ``nn.Parameter`` tensors or as bias-free ``nn.Linear`` layers (then their ``.weight``),
+* a ``forward(x)`` that computes ``base(x) + (alpha / r) · B·A·dropout(x)``.
+
+:func:`check_lora_layer` tries it on a small non-square layer and stops at the first problem
+with a message that says what is wrong and why it matters.
+"""
+
+import torch
+from torch import nn
+
+D, K, R, ALPHA = 6, 10, 4, 8  # non-square, and alpha/r = 2 differs from 1, alpha/√r and r/alpha
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def _find(layer: nn.Module, names: tuple[str, ...], what: str):
+    for name in names:
+        if hasattr(layer, name):
+            return name, getattr(layer, name)
+    _fail(f"Your layer has no attribute {' or '.join(repr(n) for n in names)}: store {what} "
+          f"as self.{names[0]} so the checker (and a reader) can find it.")
+
+
+def _weight(value, name: str) -> torch.Tensor:
+    if isinstance(value, nn.Linear):
+        if value.bias is not None:
+            _fail(f"self.{name} is an nn.Linear with a bias. LoRA's A and B have no bias "
+                  "(nn.Linear(..., bias=False)): the update is exactly B·A.")
+        return value.weight
+    if isinstance(value, torch.Tensor):
+        return value
+    _fail(f"self.{name} should be an nn.Parameter (or a bias-free nn.Linear), got "
+          f"{type(value).__name__}.")
+
+
+def _parts(layer: nn.Module):
+    _, base = _find(layer, ("base", "base_layer"), "the frozen pretrained nn.Linear")
+    a_name, a = _find(layer, ("A", "lora_A"), "the r×k matrix A")
+    b_name, b = _find(layer, ("B", "lora_B"), "the d×r matrix B")
+    return base, a_name, _weight(a, a_name), b_name, _weight(b, b_name)
+
+
+def _build(cls, base: nn.Linear, dropout: float) -> nn.Module:
+    try:
+        return cls(base, R, ALPHA, dropout=dropout)
+    except TypeError as error:
+        _fail(f"Calling {cls.__name__}(base, r={R}, alpha={ALPHA}, dropout={dropout}) failed "
+              f"({error}). The signature should be __init__(self, base, r, alpha, "
+              "dropout=0.0).")
+
+
+def check_lora_layer(cls, verbose: bool = True) -> None:
+    """Check a learner's LoRA layer class; raise ``AssertionError`` with advice if wrong.
+
+    The checks use their own seeds and leave the caller's random state as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        _check(cls)
+    if verbose:
+        print("✓ Correct: W0 frozen, A r×k random, B d×r zero (the layer starts equal to the "
+              "base), update scaled by alpha/r, dropout only on the LoRA path.")
+
+
+def _check(cls) -> None:
+    torch.manual_seed(0)
+    base = nn.Linear(K, D)
+    w0 = base.weight.detach().clone()
+    layer = _build(cls, base, dropout=0.0)
+    if not isinstance(layer, nn.Module):
+        _fail("Your class should subclass nn.Module (call super().__init__() first), so "
+              "that A and B are registered as parameters and .train()/.eval() work.")
+    base_part, a_name, A, b_name, B = _parts(layer)
+
+    if any(p.requires_grad for p in base_part.parameters()):
+        _fail("The base layer is not frozen: its weight still has requires_grad=True, so "
+              "W0 would get gradients and optimizer state and be changed by training — "
+              "exactly what LoRA avoids. Call base.requires_grad_(False).")
+    if not torch.equal(base_part.weight.detach(), w0):
+        _fail("The base weight changed when your layer was built. LoRA keeps W0 exactly as "
+              "pretrained; only A and B are new.")
+    trainable = {id(p) for p in layer.parameters() if p.requires_grad}
+    for name, w in ((a_name, A), (b_name, B)):
+        if id(w) not in trainable:
+            _fail(f"self.{name} is not a trainable parameter of the layer. Wrap it in "
+                  "nn.Parameter (assigned as an attribute) so the optimizer sees it.")
+
+    if tuple(A.shape) != (R, K):
+        hint = (" It looks transposed." if tuple(A.shape) == (K, R) else "")
+        _fail(f"A has shape {tuple(A.shape)}, expected r×k = ({R}, {K}) for a base layer with "
+              f"k={K} inputs and d={D} outputs: A maps the k inputs down to r numbers.{hint}")
+    if tuple(B.shape) != (D, R):
+        hint = (" It looks transposed." if tuple(B.shape) == (R, D) else "")
+        _fail(f"B has shape {tuple(B.shape)}, expected d×r = ({D}, {R}): B maps the r numbers "
+              f"back up to the d outputs, so B·A has W0's shape d×k.{hint}")
+
+    if torch.count_nonzero(B.detach()) > 0:
+        _fail("Your B is not zero-initialised, so the adapted model no longer starts equal to "
+              "the base: before any training, B·A ≠ 0 already changes every output. "
+              "Initialise B with zeros (nn.init.zeros_).")
+    if torch.count_nonzero(A.detach()) == 0:
+        _fail("Your A is all zeros. With A = 0 and B = 0, both gradients are zero "
+              "(B's gradient needs A·x, A's needs B), so the adapter never learns. "
+              "Initialise A randomly (nn.init.kaiming_uniform_(A, a=math.sqrt(5))).")
+
+    x = torch.randn(5, K)
+    layer.eval()
+    with torch.no_grad():
+        start = layer(x)
+        if start.shape != (5, D):
+            _fail(f"forward returned shape {tuple(start.shape)} for an input of shape (5, {K}); "
+                  f"expected (5, {D}), like the base layer's output.")
+        if torch.count_nonzero(start) == 0:
+            _fail("With B = 0 your layer returns zeros: forward must add the frozen path "
+                  "base(x) — LoRA adds an update to the pretrained layer, it does not "
+                  "replace it.")
+        if not torch.allclose(start, base(x), atol=1e-6):
+            _fail("With B = 0 your layer's output differs from the base layer's. At the start "
+                  "the LoRA path adds exactly zero, so forward must return base(x) + the LoRA "
+                  "term, nothing else (does forward use W0 through self.base?).")
+
+        # Now pretend B was trained, and compare against the formula and its usual mistakes.
+        B.copy_(torch.randn(D, R) * 0.5)
+        out = layer(x)
+        lora = x @ A.T @ B.T
+        candidates = {
+            "right": base(x) + (ALPHA / R) * lora,
+            "no scaling": base(x) + lora,
+            "rsLoRA": base(x) + (ALPHA / R ** 0.5) * lora,
+            "inverted": base(x) + (R / ALPHA) * lora,
+            "no base": (ALPHA / R) * lora,
+        }
+        found = next((name for name, value in candidates.items()
+                      if torch.allclose(out, value, atol=1e-5)), None)
+    messages = {
+        "no scaling": "You forgot the scaling: the output is base(x) + B·A·x, but LoRA "
+                      f"multiplies the update by alpha/r (here {ALPHA}/{R} = {ALPHA / R:g}).",
+        "rsLoRA": "You scaled by alpha/√r, rsLoRA's rule. This exercise (and the LoRA paper) "
+                  f"uses alpha/r (here {ALPHA}/{R} = {ALPHA / R:g}).",
+        "inverted": f"Your scaling is upside down: r/alpha instead of alpha/r = {ALPHA / R:g}.",
+        "no base": "Your output is only the LoRA term: add the frozen path base(x) — LoRA "
+                   "adds an update to the pretrained layer, it does not replace it.",
+    }
+    if found != "right":
+        _fail(messages.get(found, "With a non-zero B your output does not match "
+                           "base(x) + (alpha/r)·B·A·x. Check the order of the factors "
+                           "(x @ A.T @ B.T) and the scaling."))
+
+    # Dropout: only on the LoRA path, only in training mode.
+    torch.manual_seed(1)
+    base = nn.Linear(K, D)
+    layer = _build(cls, base, dropout=0.5)
+    _, _, A, _, B = _parts(layer)
+    layer.train()
+    with torch.no_grad():
+        if not torch.allclose(layer(x), base(x), atol=1e-6):
+            _fail("In training mode, with B = 0, your layer's output differs from the base "
+                  "layer's: dropout seems to act on the base path (W0·x) too. LoRA's dropout "
+                  "regularises only the low-rank path, A·dropout(x); the frozen path must "
+                  "compute exactly what the pretrained layer computes.")
+        B.copy_(torch.randn(D, R) * 0.5)
+        first, second = layer(x), layer(x)
+        if torch.equal(first, second):
+            _fail("With dropout=0.5 in training mode, two calls gave identical outputs: the "
+                  "dropout argument seems to be ignored. Apply nn.Dropout(dropout) to x on "
+                  "the LoRA path: B·A·dropout(x).")
+        layer.eval()
+        expected = base(x) + (ALPHA / R) * (x @ A.T @ B.T)
+        if not torch.allclose(layer(x), expected, atol=1e-5):
+            _fail("In eval mode your layer is not deterministic or not equal to "
+                  "base(x) + (alpha/r)·B·A·x: use nn.Dropout (which switches off in eval "
+                  "mode) rather than a hand-made random mask.")
