@@ -2,7 +2,8 @@
 
 Read it in this order: ``layers`` (the LoRA layer), ``inject`` (putting layers into a
 model), ``counting`` (what it saves), ``adapters`` (saving and loading), ``lowrank`` (why
-low rank is enough), ``measure`` (timing and memory), ``device`` (CPU or GPU).
+low rank is enough), ``measure`` (timing and memory), ``device`` (CPU or GPU). The course's
+pretrained model and its data live in ``models``, ``data``, ``training`` and ``pretrain``.
 """
 
 from .adapters import load_adapter, lora_state_dict, read_adapter, save_adapter
@@ -17,6 +18,7 @@ from .counting import (
     optimizer_state_bytes,
     training_memory,
 )
+from .data import TASKS, TaskData, load_digits_split, load_task
 from .device import get_device
 from .inject import (
     disable_lora,
@@ -39,3 +41,5 @@ from .lowrank import (
     subspace_similarity,
 )
 from .measure import file_size, peak_memory_bytes, time_interleaved
+from .models import TinyViT, TinyViTConfig, load_pretrained, load_pretrained_info, save_pretrained
+from .training import evaluate, make_optimizer, train, train_step
