@@ -10,8 +10,8 @@ Nothing here is a per-notebook list: a notebook added later is checked by the sa
   stored text, e.g. ``train: 0%| | 0/200 [00:00<?, ?it/s]``): those may close themselves
   when done (``leave=False``), so they must appear while the notebook runs. Sliders and
   progress bars are expected when the notebook stores such bars or its saved widget state
-  holds slider / progress models (for a notebook saved without widget state: when its
-  source builds sliders, explorers or ``tqdm`` bars).
+  holds slider / progress models (for a notebook saved without widget state, as the
+  course's are: when its source builds sliders, explorers or ``tqdm`` bars).
 * **Plots**: every stored ``image/png`` output must come back as a picture; a notebook
   saved without outputs falls back to cells whose source draws with matplotlib.
 * **stderr**: a cell may write to stderr only where its stored output does.
@@ -159,7 +159,7 @@ def read_expectations(path: Path) -> NotebookExpectations:
     if models:
         expect.expects_slider = any(name.endswith("SliderModel") for name in models)
         expect.expects_progress = any(name.endswith("ProgressModel") for name in models)
-    elif not has_outputs:
+    else:
         everything = "\n".join(sources.values())
         expect.expects_slider = bool(SLIDER_SOURCE.search(everything))
         expect.expects_progress = bool(PROGRESS_SOURCE.search(everything))
