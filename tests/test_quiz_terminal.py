@@ -21,10 +21,8 @@ def cli(*args, **kwargs):
 
 
 @pytest.fixture(autouse=True)
-def private_progress(monkeypatch, tmp_path):
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv("LORA_TUTORIAL_PROGRESS", str(path))
-    return path
+def _private_progress(private_progress):
+    """Every test here records answers into its own file (see tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -16,10 +16,8 @@ IDS = ["count-formula", "count-square-fraction", "count-1024"]  # single, multip
 
 
 @pytest.fixture(autouse=True)
-def private_progress(monkeypatch, tmp_path):
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv("LORA_TUTORIAL_PROGRESS", str(path))
-    return path
+def _private_progress(private_progress):
+    """Every test here records answers into its own file (see tests/conftest.py)."""
 
 
 @pytest.fixture
