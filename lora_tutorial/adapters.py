@@ -11,6 +11,7 @@ PEFT writes with ``save_pretrained``, so either side can load the other's:
 """
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -55,6 +56,14 @@ def save_adapter(model: nn.Module, directory: str | Path,
     names = [name for name, _ in lora_layers(model)]
     if not names:
         raise ValueError("The model has no LoRA layers to save; call inject_lora first.")
+    not_saved = [name for name, p in model.named_parameters()
+                 if p.requires_grad and "lora_A" not in name and "lora_B" not in name]
+    if not_saved:
+        warnings.warn(f"Only lora_A/lora_B are saved, but these parameters are trainable too "
+                      f"and will not be in the adapter: {not_saved[:5]}"
+                      f"{' ...' if len(not_saved) > 5 else ''}. Call "
+                      "mark_only_lora_as_trainable(model) before training if that is not "
+                      "intended.", stacklevel=2)
     config = {
         "peft_type": "LORA",
         "task_type": None,
@@ -89,11 +98,8 @@ def read_adapter(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     config = json.loads((directory / CONFIG_NAME).read_text())
     if config.get("peft_type", "LORA") != "LORA":
         raise ValueError(f"{directory} holds a {config['peft_type']} adapter, not LoRA.")
-    # PEFT names tensors with the adapter name when it is not "default"; we use the plain
-    # "<module>.lora_A.weight" form.
-    tensors = {key.replace(".default.", "."): t
-               for key, t in load_file(directory / WEIGHTS_NAME).items()}
-    return config, tensors
+    # PEFT drops the adapter name ("default") from keys when it saves, as we do.
+    return config, load_file(directory / WEIGHTS_NAME)
 
 
 def _check_fits(tensors: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]],

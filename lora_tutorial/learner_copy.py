@@ -3,8 +3,9 @@
 The committed notebooks keep their solutions, so that they run top to bottom under the
 tests. A solution cell starts with the line :data:`SOLUTION_MARKER`. In the learner's copy
 each such cell keeps only the skeleton — every ``def`` and ``class`` header with a body
-that raises ``NotImplementedError`` — and loses its outputs, so the checker that follows
-it tells the learner what to do rather than printing the instructor's success.
+that raises ``NotImplementedError``. Every code cell loses its outputs, so the learner
+meets each result by running it, and the checker after an exercise tells the learner what
+to do rather than printing the instructor's success.
 
 Usage (from the repository root)::
 
@@ -24,9 +25,11 @@ DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / "notebooks"
 
 def _skeleton(node: ast.stmt, lines: list[str], indent: str = "") -> list[str]:
     """Header lines of a function or class, with stub bodies (methods kept as stubs)."""
-    header = lines[node.lineno - 1:node.body[0].lineno - 1]
-    if node.decorator_list:
-        header = lines[node.decorator_list[0].lineno - 1:node.body[0].lineno - 1]
+    first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+    header = lines[first - 1:node.body[0].lineno - 1]
+    if node.body[0].lineno == node.lineno:  # a one-line definition: "def f(x): return x"
+        line = lines[node.lineno - 1]
+        header = lines[first - 1:node.lineno - 1] + [line[:node.body[0].col_offset].rstrip()]
     body_indent = indent + "    "
     if isinstance(node, ast.ClassDef):
         methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]

@@ -36,9 +36,9 @@ def relative_error(matrix: torch.Tensor, r: int) -> float:
 
 def rank_for_energy(matrix: torch.Tensor, energy: float = 0.9) -> int:
     """The smallest rank whose approximation keeps at least ``energy`` of the norm²."""
-    s2 = singular_values(matrix) ** 2
+    s2 = singular_values(matrix).double() ** 2
     cumulative = torch.cumsum(s2, 0) / s2.sum()
-    return int((cumulative < energy).sum().item()) + 1
+    return min(int((cumulative < energy).sum().item()) + 1, len(s2))
 
 
 def subspace_similarity(a1: torch.Tensor, a2: torch.Tensor, i: int, j: int) -> float:

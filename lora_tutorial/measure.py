@@ -15,8 +15,11 @@ import torch
 
 
 def _synchronize() -> None:
+    """Wait for queued GPU work, so a timer measures the work and not just its queueing."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        torch.mps.synchronize()
 
 
 def time_interleaved(candidates: dict[str, Callable[[], object]], repeats: int = 20,
@@ -71,6 +74,9 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device | str = "cp
         fn()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated(device) - before
+    if device.type != "cpu":
+        raise ValueError(f"peak_memory_bytes measures CPU or CUDA memory, not {device.type!r}; "
+                         "pass device='cpu' to measure the same step on the CPU.")
     activities = [torch.profiler.ProfilerActivity.CPU]
     with _quiet_stderr(), torch.profiler.profile(activities=activities,
                                                  profile_memory=True) as prof:

@@ -47,8 +47,13 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
 def batch_indices(n: int, batch_size: int, steps: int, seed: int) -> list[torch.Tensor]:
     """Indices of ``steps`` mini-batches: a fresh seeded shuffle of ``range(n)`` every epoch.
 
-    The same ``seed`` always gives the same batches, so two runs see identical data.
+    Every batch is full: each epoch drops its last ``n % batch_size`` shuffled examples (a
+    different few each epoch). The same ``seed`` always gives the same batches, so two runs
+    see identical data.
     """
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be between 1 and the number of training examples "
+                         f"({n}), got {batch_size}.")
     generator = torch.Generator().manual_seed(seed)
     batches: list[torch.Tensor] = []
     while len(batches) < steps:

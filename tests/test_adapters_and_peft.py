@@ -183,3 +183,11 @@ def test_merge_and_unload_matches_peft():
     plain_ours, plain_peft = merge_and_unload(mine), peft_model.merge_and_unload()
     assert torch.allclose(plain_ours(x), plain_peft(x), atol=1e-6)
     assert set(plain_ours.state_dict()) == set(plain_peft.state_dict())
+
+
+def test_saving_warns_about_trained_tensors_outside_the_adapter(tmp_path):
+    model = ours()
+    mark_only_lora_as_trainable(model, bias="all")
+    with pytest.warns(UserWarning, match=r"will not be in the adapter: \['blocks\.0\.norm\.bias'"):
+        save_adapter(model, tmp_path)
+    assert (tmp_path / "adapter_model.safetensors").is_file()

@@ -228,3 +228,10 @@ def test_layer_checker_leaves_the_callers_random_state_alone():
     torch.manual_seed(123)
     check_lora_layer(make_layer_class(), verbose=False)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_calculator_can_start_from_custom():
+    from lora_tutorial.widgets.counting import LoRACalculator
+
+    calc = LoRACalculator(preset="custom")
+    assert calc.preset.value == "custom" and calc.shape.d_model == 768

@@ -75,3 +75,10 @@ def test_every_course_notebook_with_exercises_is_stripped(tmp_path):
     committed = json.loads((DEFAULT_SOURCE / "01_full_finetuning_and_freezing.ipynb")
                            .read_text())
     assert any("".join(c["source"]).startswith(SOLUTION_MARKER) for c in committed["cells"])
+
+
+def test_one_line_definitions_become_valid_skeletons():
+    stripped = strip_solution(f"{SOLUTION_MARKER}\ndef double(x): return 2 * x\n")
+    ast.parse(stripped)
+    assert f"def double(x):\n    {TODO_BODY}" in stripped
+    assert "2 * x" not in stripped

@@ -75,3 +75,15 @@ def test_full_rank_error_is_a_real_zero():
     assert energy_kept(m, 106) == 1.0
     assert relative_error(m, 106) == 0.0
     assert isinstance(relative_error(m, 100), float)
+
+
+def test_rank_for_energy_never_exceeds_the_matrix_rank():
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        m = torch.randn(20, 16, generator=generator)
+        assert rank_for_energy(m, 1.0) <= 16
+
+
+def test_peak_memory_refuses_devices_it_cannot_measure():
+    with pytest.raises(ValueError, match="not 'meta'"):
+        peak_memory_bytes(lambda: None, device="meta")

@@ -4,7 +4,7 @@ import peft
 import pytest
 import torch
 
-from lora_tutorial import inject_lora, lora_layers, save_adapter
+from lora_tutorial import inject_lora, lora_layers, mark_only_lora_as_trainable, save_adapter
 from lora_tutorial.data import load_task
 from lora_tutorial.exercises.merging import check_merge_weights
 from lora_tutorial.exercises.peft_config import TARGET_CALL, check_lora_config
@@ -130,6 +130,7 @@ def adapter_dirs(tmp_path_factory):
         model = load_pretrained(device="cpu")
         torch.manual_seed(seed)
         inject_lora(model, ["q_proj", "v_proj"], r=4, alpha=8)
+        mark_only_lora_as_trainable(model)
         for _, layer in lora_layers(model):
             torch.nn.init.normal_(layer.lora_B.weight, std=0.5)
         dirs[name] = save_adapter(model, root / name)

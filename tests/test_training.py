@@ -62,3 +62,11 @@ def test_pretrain_script_writes_loadable_weights(tmp_path, capsys):
     model = load_pretrained("cpu", directory=tmp_path)
     digits = load_task("digits")
     assert evaluate(model, digits.x_test, digits.y_test) == info["metrics"]["test_accuracy"]
+
+
+def test_batch_larger_than_the_data_is_a_clear_error():
+    import pytest
+    from lora_tutorial.training import batch_indices
+
+    with pytest.raises(ValueError, match="batch_size must be between 1 and the number"):
+        batch_indices(50, 64, steps=3, seed=0)

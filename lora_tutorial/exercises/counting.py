@@ -6,7 +6,8 @@ The learner writes ``lora_param_count(shapes, r, targets) -> int`` where
   shape ``(d, k)`` = (out_features, in_features), as ``module.weight.shape`` gives it;
 * ``r`` is the rank;
 * ``targets`` lists short names (``["q_proj", "v_proj"]``); a module is adapted when the
-  last part of its name is one of them — what PEFT's ``target_modules`` list does.
+  last part of its name is one of them (PEFT's ``target_modules`` list also accepts a
+  longer dotted ending such as ``"attn.q_proj"``; the exercise keeps to short names).
 
 :func:`check_lora_param_count` runs it on cases chosen so that each usual mistake gives a
 different wrong number, and names the mistake.

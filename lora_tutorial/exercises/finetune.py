@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..counting import lora_parameter_count
 from ..inject import lora_layers
 from ..models import load_pretrained
 
@@ -81,11 +82,12 @@ def _check_once(add_lora: Callable[..., object], r: int, alpha: float) -> str:
                         "mark_only_lora_as_trainable(model) after injecting, so every "
                         "pretrained parameter (weights, biases, LayerNorms, the head) is frozen.")
 
-    per_layer = r * (model.config.dim + model.config.dim)
+    dim = model.config.dim
+    per_layer = lora_parameter_count(dim, dim, r)
     expected = len(expected_names) * per_layer
     trainable = sum(p.numel() for p in params.values() if p.requires_grad)
     assert trainable == expected, (f"{trainable:,d} parameters train, but LoRA on "
-                                   f"{len(expected_names)} projections of 64×64 with r={r} "
+                                   f"{len(expected_names)} projections of {dim}×{dim} with r={r} "
                                    f"has r·(d + k) = {per_layer:,d} each, {expected:,d} in all.")
 
     state = model.state_dict()

@@ -90,7 +90,7 @@ class AdapterExplorer:
     def accuracy(self, adapter: str, task: str) -> float:
         """Fraction of ``task``'s test images that ``adapter`` classifies correctly."""
         predicted = self.probabilities[adapter, task].argmax(-1)
-        return (predicted == self.tasks[task].y_test).float().mean().item()
+        return (predicted == self.tasks[task].y_test.cpu()).float().mean().item()
 
     def update(self) -> None:
         adapter, task, i = self.adapter.value, self.images.value, self.index.value
@@ -110,7 +110,7 @@ class AdapterExplorer:
         truth, predicted = int(data.y_test[i]), int(probs.argmax())
         figure = Figure(figsize=(7.5, 2.8))
         picture, bars = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2.2]})
-        picture.imshow(data.x_test[i, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+        picture.imshow(data.x_test[i, 0].cpu().numpy(), cmap="gray_r", vmin=0, vmax=1)
         picture.set_title(f"{task} #{i}, true label {truth}", fontsize=10)
         picture.set_xlabel("column (pixel)")
         picture.set_ylabel("row (pixel)")

@@ -76,7 +76,7 @@ class LoRACalculator:
 
     def __init__(self, preset: str = "GPT-2 small (124M)", r: int = 8,
                  targets=("q", "v")):
-        start = PRESETS[preset]
+        start = PRESETS.get(preset, GPT2_SMALL)  # "custom" starts from GPT-2's shape
         self.n_positions = start.n_positions
         self.preset = widgets.Dropdown(options=[*PRESETS, "custom"], value=preset,
                                        description="model")

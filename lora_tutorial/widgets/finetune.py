@@ -7,6 +7,7 @@ reference runs, its test accuracy and how many parameters it trained.
 """
 
 import io
+import itertools
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
@@ -117,7 +118,7 @@ class FinetuneExplorer:
         figure = Figure(figsize=(8, 3))
         loss_ax, acc_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
         names, accuracies = [], []
-        for (name, ref), style in zip(self.references.items(), ("--", ":", "-.")):
+        for (name, ref), style in zip(self.references.items(), itertools.cycle(("--", ":", "-."))):
             loss_ax.plot(smooth(ref.losses), style, color="gray", label=name)
             names.append(name)
             accuracies.append(100 * ref.accuracy)

@@ -23,6 +23,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 
+from ..counting import lora_parameter_count
 from ..display import show_widget
 
 RULES = {"alpha / r  (LoRA)": False, "alpha / √r  (rsLoRA)": True}
@@ -84,7 +85,7 @@ class LoRALayerExplorer:
     def summary_html(self) -> str:
         r, alpha, d, k = self.r.value, self.alpha.value, self.d, self.k
         lora, rs = lora_scaling(alpha, r), lora_scaling(alpha, r, True)
-        n_lora, n_full = r * (d + k), d * k
+        n_lora, n_full = lora_parameter_count(d, k, r), d * k
         norm = float(torch.linalg.matrix_norm(self.delta_weight()))
         warning = (" — <b>more than W itself</b>: LoRA only saves when r ≪ min(d, k)"
                    if n_lora >= n_full else "")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from ..counting import format_bytes
+from ..counting import format_bytes, lora_parameter_count
 from ..display import figure_to_html, show_widget
 
 BYTES_PER_WEIGHT = {"fp32": 4, "bf16 / fp16": 2}
@@ -62,7 +62,7 @@ def estimate_shape(n_params: float) -> ModelSize:
 
 def lora_qv_parameters(size: ModelSize, r: int) -> int:
     """Trainable numbers of LoRA with rank ``r`` on W_q and W_v (d×d each) in every layer."""
-    return size.n_layers * 2 * r * (size.d_model + size.d_model)
+    return size.n_layers * 2 * lora_parameter_count(size.d_model, size.d_model, r)
 
 
 def memory_breakdown(n_params: int, bytes_per_weight: int, lora_trainable: int,

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ..counting import lora_parameter_count
 from ..display import figure_to_html, show_widget
 
 
@@ -32,7 +33,7 @@ def load_image_matrix(step: int = 4) -> torch.Tensor:
 
 def rank_r_summary(d: int, k: int, r: int, error: float) -> str:
     """One line: the relative error and the storage of a rank-r factorisation."""
-    stored = r * (d + k)
+    stored = lora_parameter_count(d, k, r)  # the same count as a LoRA update's A and B
     return (f"rank r = {r}: relative error {100 * error:.1f}% · stores r·(d + k) = "
             f"{stored:,d} numbers, {100 * stored / (d * k):.1f}% of d·k = {d * k:,d}")
 
@@ -41,7 +42,7 @@ class RankExplorer:
     """A rank slider and the matrix rebuilt from that many singular components."""
 
     def __init__(self, matrix: torch.Tensor, r: int = 10):
-        self.matrix = matrix.detach().float()
+        self.matrix = matrix.detach().float().cpu()  # drawn with matplotlib, on the CPU
         self.u, self.s, self.vh = torch.linalg.svd(self.matrix, full_matrices=False)
         self.rank = int(torch.linalg.matrix_rank(self.matrix))
         self.slider = widgets.IntSlider(value=r, min=1, max=len(self.s), description="rank r",
