@@ -19,9 +19,19 @@ def show_widget(widget, static_html: str) -> None:
     display(bundle, raw=True)
 
 
+def figure_to_png(figure, **savefig_options) -> bytes:
+    """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image`` or an ``<img>`` tag)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", **savefig_options)
+    return buffer.getvalue()
+
+
+def png_to_html(png: bytes, alt: str) -> str:
+    """PNG bytes as an inline ``<img>`` tag, for static fallbacks."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{alt}" src="data:image/png;base64,{encoded}"/>'
+
+
 def figure_to_html(figure, alt: str) -> str:
     """A matplotlib figure as an inline ``<img>`` tag, for static fallbacks."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="{alt}" src="data:image/png;base64,{encoded}"/>'
+    return png_to_html(figure_to_png(figure, bbox_inches="tight"), alt)

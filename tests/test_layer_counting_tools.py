@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lora_tutorial import (LoRALinear, count_parameters, inject_lora, lora_parameter_count,
-                           mark_only_lora_as_trainable)
+from lora_tutorial import LoRALinear, count_parameters, inject_lora, mark_only_lora_as_trainable
 from lora_tutorial.exercises.counting import check_lora_param_count, gpt2_shapes
 from lora_tutorial.exercises.lora_layer import check_lora_layer
 from lora_tutorial.skeletons import GPT2_SMALL, GPT3_175B, meta_skeleton

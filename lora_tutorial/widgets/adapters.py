@@ -9,7 +9,6 @@ In a notebook: ``adapter_explorer({"rotated": dir1, "inverted": dir2})``; in cod
 ``AdapterExplorer``, whose controls can be set from Python.
 """
 
-import io
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -18,7 +17,7 @@ from matplotlib.figure import Figure
 
 from ..adapters import load_adapter
 from ..data import TASKS, TaskData, load_task
-from ..display import figure_to_html, show_widget
+from ..display import figure_to_html, figure_to_png, show_widget
 from ..inject import disable_lora
 from ..models import load_pretrained
 
@@ -100,9 +99,7 @@ class AdapterExplorer:
         self.label.value = (f"<p>{who} on the {task} test images: accuracy "
                             f"{100 * self.accuracy(adapter, task):.1f}% ({n} images)</p>")
         self.figure = self.draw(adapter, task, i)
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
-        self.image.value = buffer.getvalue()
+        self.image.value = figure_to_png(self.figure)
 
     def draw(self, adapter: str, task: str, i: int) -> Figure:
         data = self.tasks[task]

@@ -16,14 +16,12 @@ models built on the ``meta`` device. In a notebook: ``lora_calculator()``; in co
 ``LoRACalculator``, whose controls can be set from Python.
 """
 
-import base64
-import io
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 from ..counting import format_bytes, lora_parameter_count
-from ..display import show_widget
+from ..display import figure_to_png, png_to_html, show_widget
 from ..skeletons import GPT2_SMALL, GPT3_175B, DecoderShape
 
 PROJECTIONS = ("q", "k", "v", "o", "fc1", "fc2")
@@ -189,18 +187,14 @@ class LoRACalculator:
     def _update(self, _change=None) -> None:
         self.table.value = self.table_html()
         fig = self.figure()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight", dpi=80)
+        self.image.value = figure_to_png(fig, bbox_inches="tight", dpi=80)
         plt.close(fig)
-        self.image.value = buffer.getvalue()
 
     def static_html(self) -> str:
         """The table and plot at the current settings, for viewers without a kernel."""
-        encoded = base64.b64encode(self.image.value).decode("ascii")
         return (f"<p><b>{self.preset.value}</b>, adapting {', '.join(self.chosen) or 'nothing'} "
                 f"at r = {self.r.value}:</p>" + self.table_html()
-                + f'<img alt="Trainable percentage against rank" '
-                  f'src="data:image/png;base64,{encoded}"/>'
+                + png_to_html(self.image.value, "Trainable percentage against rank")
                 + "<p><em>Run the notebook to change the model, the projections and the "
                   "rank.</em></p>")
 

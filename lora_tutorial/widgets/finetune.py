@@ -6,14 +6,13 @@ retrained), so moving a control is instant: it shows the chosen run's loss curve
 reference runs, its test accuracy and how many parameters it trained.
 """
 
-import io
 import itertools
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from ..display import figure_to_html, show_widget
+from ..display import figure_to_html, figure_to_png, show_widget
 
 
 @dataclass
@@ -109,9 +108,7 @@ class FinetuneExplorer:
         targets, r = self.targets.value, self.rank.value
         self.label.value = describe(targets, r, self.selected, self.references)
         self.figure = self.draw(targets, r)
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
-        self.image.value = buffer.getvalue()
+        self.image.value = figure_to_png(self.figure)
 
     def draw(self, targets: str, r: int) -> Figure:
         run = self.selected

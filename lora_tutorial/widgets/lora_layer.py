@@ -15,8 +15,6 @@ In a notebook: ``lora_layer_explorer()``. In code and tests: ``LoRALayerExplorer
 controls (``r``, ``alpha``, ``rule``) can be set from Python.
 """
 
-import base64
-import io
 import math
 
 import ipywidgets as widgets
@@ -24,7 +22,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from ..counting import lora_parameter_count
-from ..display import show_widget
+from ..display import figure_to_png, png_to_html, show_widget
 
 RULES = {"alpha / r  (LoRA)": False, "alpha / √r  (rsLoRA)": True}
 
@@ -127,23 +125,16 @@ class LoRALayerExplorer:
     def _update(self, _change=None) -> None:
         self.summary.value = self.summary_html()
         fig = self.figure()
-        self.image.value = _png(fig)
+        self.image.value = figure_to_png(fig, bbox_inches="tight", dpi=80)
         plt.close(fig)
 
     def static_html(self) -> str:
         """The summary and the figure at the current controls, for viewers without a kernel."""
-        encoded = base64.b64encode(self.image.value).decode("ascii")
-        html = (f'<img alt="Heatmap of the LoRA update and its size against rank" '
-                f'src="data:image/png;base64,{encoded}"/>')
+        html = png_to_html(self.image.value,
+                           "Heatmap of the LoRA update and its size against rank")
         return (self.summary_html() + html
                 + "<p><em>Run the notebook to move the sliders (this is the view at "
                   f"r = {self.r.value}, alpha = {self.alpha.value}).</em></p>")
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=80)
-    return buffer.getvalue()
 
 
 def lora_layer_explorer(**kwargs) -> None:

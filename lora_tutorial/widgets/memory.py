@@ -14,7 +14,6 @@ LoRA here adapts ``W_q`` and ``W_v`` in every layer, as the LoRA paper's main ex
 (Hu et al., 2021): each d×d projection gains r·(d + d) trainable numbers.
 """
 
-import io
 import math
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ..counting import format_bytes, lora_parameter_count
-from ..display import figure_to_html, show_widget
+from ..display import figure_to_html, figure_to_png, show_widget
 
 BYTES_PER_WEIGHT = {"fp32": 4, "bf16 / fp16": 2}
 ADAM_STATE_BYTES = 2 * 4  # two fp32 numbers per trainable weight
@@ -108,12 +107,6 @@ def memory_figure(breakdown: dict[str, dict[str, int]], title: str) -> Figure:
     return figure
 
 
-def figure_png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
 def breakdown_table(breakdown: dict[str, dict[str, int]]) -> str:
     """The breakdown as an HTML table, with how many 80 GB accelerators it fills."""
     cells = lambda tag, row: "<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in row) + "</tr>"
@@ -175,7 +168,7 @@ class MemoryExplorer:
                                           trainable, self.master_copy.value)
         figure = memory_figure(self.breakdown, self.title())
         self.figure_html = figure_to_html(figure, self.title())
-        self.image.value = figure_png(figure)
+        self.image.value = figure_to_png(figure)
         self.table.value = breakdown_table(self.breakdown)
         guess = " (shape estimated: d_model = 128·layers)" if self.preset.value == CUSTOM else ""
         self.note.value = (

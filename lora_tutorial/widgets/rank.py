@@ -5,7 +5,6 @@ Moving the slider shows how quickly the picture (and the error) settles as r gro
 it costs: a rank-r factorisation stores r·(d + k) numbers instead of d·k.
 """
 
-import io
 
 import ipywidgets as widgets
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..counting import lora_parameter_count
-from ..display import figure_to_html, show_widget
+from ..display import figure_to_html, figure_to_png, show_widget
 
 
 def load_image_matrix(step: int = 4) -> torch.Tensor:
@@ -64,9 +63,7 @@ class RankExplorer:
         d, k = self.matrix.shape
         self.label.value = f"<p>{rank_r_summary(d, k, r, self.error)}</p>"
         self.figure = self.draw(approx, r)
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
-        self.image.value = buffer.getvalue()
+        self.image.value = figure_to_png(self.figure)
 
     def draw(self, approx: torch.Tensor, r: int) -> Figure:
         figure = Figure(figsize=(8, 3))
