@@ -3,7 +3,8 @@
 The committed notebooks keep their solutions, so that they run top to bottom under the
 tests. A solution cell starts with the line :data:`SOLUTION_MARKER`. In the learner's copy
 each such cell keeps only the skeleton — every ``def`` and ``class`` header with a body
-that raises ``NotImplementedError``. Every code cell loses its outputs, so the learner
+that raises ``NotImplementedError``, and ``name = ...`` for each name the solution
+assigns. Every code cell loses its outputs, so the learner
 meets each result by running it, and the checker after an exercise tells the learner what
 to do rather than printing the instructor's success.
 
@@ -49,6 +50,9 @@ def strip_solution(source: str) -> str:
     for node in ast.parse(code).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             out += [""] + _skeleton(node, lines)
+        elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+            # Keep the names the checker reads; "..." (Ellipsis) is what the learner replaces.
+            out += ["", " = ".join(t.id for t in node.targets) + " = ...  # your code here"]
         elif not wrote_placeholder:
             out += ["", "# ... your code here ..."]
             wrote_placeholder = True

@@ -40,7 +40,14 @@ def test_strip_solution_keeps_headers_and_drops_bodies():
     assert stripped.count(TODO_BODY) == 3
     for solution_line in ("W0 + scaling", "self.base = base", "make_config"):
         assert solution_line not in stripped
-    assert "# ... your code here ..." in stripped
+    assert "\nconfig = ...  # your code here" in stripped
+    assert "# ... your code here ..." not in stripped
+
+
+def test_other_statements_leave_one_placeholder():
+    stripped = strip_solution(f"{SOLUTION_MARKER}\nmodel.eval()\nprint(model)\n")
+    assert stripped.count("# ... your code here ...") == 1
+    assert "model.eval()" not in stripped
 
 
 def test_copy_of_a_notebook(tmp_path):
