@@ -31,7 +31,7 @@ from .inject import (
     merge_lora,
     unmerge_lora,
 )
-from .layers import LoRALinear
+from .layers import LoRALinear, lora_scaling
 from .lowrank import (
     energy_kept,
     low_rank_approximation,

@@ -20,6 +20,15 @@ import torch
 from torch import nn
 
 
+def lora_scaling(alpha: float, r: int, use_rslora: bool = False) -> float:
+    """The factor on B·A: ``alpha / r``, or ``alpha / sqrt(r)`` with rsLoRA.
+
+    Dividing by r keeps the update's size from growing with the rank, so changing r needs
+    little re-tuning of the learning rate; rsLoRA argues sqrt(r) does this better.
+    """
+    return alpha / math.sqrt(r) if use_rslora else alpha / r
+
+
 class LoRALinear(nn.Module):
     """Wrap a frozen ``nn.Linear`` and add a trainable low-rank update ``B·A``.
 
@@ -60,12 +69,8 @@ class LoRALinear(nn.Module):
 
     @property
     def scaling(self) -> float:
-        """The factor on B·A: alpha/r, or alpha/sqrt(r) with rsLoRA.
-
-        Dividing by r keeps the update's size from growing with the rank, so changing r
-        needs little re-tuning of the learning rate; rsLoRA argues sqrt(r) does this better.
-        """
-        return self.alpha / math.sqrt(self.r) if self.use_rslora else self.alpha / self.r
+        """The factor on B·A (see :func:`lora_scaling`)."""
+        return lora_scaling(self.alpha, self.r, self.use_rslora)
 
     @property
     def in_features(self) -> int:

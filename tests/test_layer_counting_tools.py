@@ -12,7 +12,8 @@ from lora_tutorial.exercises.lora_layer import check_lora_layer
 from lora_tutorial.skeletons import GPT2_SMALL, GPT3_175B, meta_skeleton
 from lora_tutorial.widgets.counting import (PRESETS, LoRACalculator, gpt_parameter_count,
                                             lora_trainable_count, trainable_percent)
-from lora_tutorial.widgets.lora_layer import LoRALayerExplorer, lora_scaling
+from lora_tutorial import lora_scaling
+from lora_tutorial.widgets.lora_layer import LoRALayerExplorer
 
 
 # ---------------------------------------------------------------- the LoRA layer checker

@@ -135,7 +135,6 @@ def _check(cls) -> None:
             "no scaling": base(x) + lora,
             "rsLoRA": base(x) + (ALPHA / R ** 0.5) * lora,
             "inverted": base(x) + (R / ALPHA) * lora,
-            "no base": (ALPHA / R) * lora,
         }
         found = next((name for name, value in candidates.items()
                       if torch.allclose(out, value, atol=1e-5)), None)
@@ -145,8 +144,6 @@ def _check(cls) -> None:
         "rsLoRA": "You scaled by alpha/√r, rsLoRA's rule. This exercise (and the LoRA paper) "
                   f"uses alpha/r (here {ALPHA}/{R} = {ALPHA / R:g}).",
         "inverted": f"Your scaling is upside down: r/alpha instead of alpha/r = {ALPHA / R:g}.",
-        "no base": "Your output is only the LoRA term: add the frozen path base(x) — LoRA "
-                   "adds an update to the pretrained layer, it does not replace it.",
     }
     if found != "right":
         _fail(messages.get(found, "With a non-zero B your output does not match "

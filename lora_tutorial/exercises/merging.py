@@ -69,9 +69,6 @@ def check_merge_weights(fn, verbose: bool = True) -> None:
             _fail(f"Your result has shape {tuple(result.shape)}, the transpose of W0's "
                   f"({D}, {K}). PyTorch stores a weight as out×in (d×k), and the update "
                   "B·A already has that shape: no .T is needed.")
-        if tuple(result.shape) == (R, R):
-            _fail(f"Your result has shape {tuple(result.shape)}: that is A·B (r×r). The "
-                  f"update is B·A, a d×k matrix like W0 ({D}, {K}).")
         _fail(f"Your result has shape {tuple(result.shape)}, but the merged weight must have "
               f"W0's shape ({D}, {K}): W = W0 + (alpha/r)·B·A.")
 

@@ -20,6 +20,7 @@ from ..data import TASKS, TaskData, load_task
 from ..display import figure_to_html, figure_to_png, show_widget
 from ..inject import disable_lora
 from ..models import load_pretrained
+from ..training import model_device
 
 NO_ADAPTER = "none"
 """The adapter choice that switches LoRA off (the base model's behaviour)."""
@@ -37,7 +38,7 @@ def adapter_probabilities(adapter_dirs: dict[str, str | Path], tasks: dict[str, 
     if not adapter_dirs:
         raise ValueError("adapter_dirs is empty: pass {name: directory} of saved adapters.")
     model = load_pretrained(device)
-    device = next(model.parameters()).device
+    device = model_device(model)
     probabilities = {}
     for adapter, directory in adapter_dirs.items():
         load_adapter(model, directory)   # the first call injects, later calls swap A and B

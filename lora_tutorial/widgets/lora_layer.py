@@ -23,13 +23,9 @@ import torch
 
 from ..counting import lora_parameter_count
 from ..display import figure_to_png, png_to_html, show_widget
+from ..layers import lora_scaling
 
 RULES = {"alpha / r  (LoRA)": False, "alpha / √r  (rsLoRA)": True}
-
-
-def lora_scaling(alpha: float, r: int, use_rslora: bool = False) -> float:
-    """The factor on B·A: ``alpha / r``, or ``alpha / sqrt(r)`` with rsLoRA."""
-    return alpha / math.sqrt(r) if use_rslora else alpha / r
 
 
 class LoRALayerExplorer:

@@ -79,7 +79,7 @@ def memory_breakdown(n_params: int, bytes_per_weight: int, lora_trainable: int,
                 "gradients": trainable * bytes_per_weight,
                 "Adam state": trainable * ADAM_STATE_BYTES}
 
-    return {"inference": {**train(n_params, 0)},
+    return {"inference": train(n_params, 0),
             "full fine-tuning": train(0, n_params),
             "LoRA fine-tuning": train(n_params, lora_trainable)}
 
