@@ -1,1 +1,74 @@
-"""Checkers for the notebooks' exercises: specific feedback on a learner's code."""
+"""Checkers for the notebooks' exercises: specific feedback on a learner's code.
+
+Every checker has exactly three outcomes, so a notebook can always be run top to bottom:
+
+- **correct**: it prints one line that starts with ``✓ Correct`` and returns ``True``;
+- **wrong**: it raises :class:`ExerciseError`, whose message says what is wrong and how to
+  fix it (checks are explicit ``raise`` statements, never ``assert``, which ``python -O``
+  would strip);
+- **not attempted** (the learner's copy, run as shipped: the function still raises
+  ``NotImplementedError`` or a name is still ``...``): it prints one line that starts with
+  ``○ Not attempted yet`` and returns ``False``; the notebook then goes on with the course
+  package's version.
+
+A checker is a function decorated with :func:`checker` that returns the success message.
+"""
+
+import functools
+from collections.abc import Callable
+
+CORRECT = "✓ Correct"
+NOT_ATTEMPTED = "○ Not attempted yet"
+
+
+class ExerciseError(AssertionError):
+    """The learner's answer is wrong; the message explains why and what to change."""
+
+
+class NotAttempted(Exception):
+    """Raised inside a checker when the learner has not written the exercise yet."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Fail the exercise with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ExerciseError(message)
+
+
+def require_attempted(*answers: object) -> None:
+    """Stop quietly when an answer is still the learner copy's placeholder ``...``."""
+    if any(answer is Ellipsis for answer in answers):
+        raise NotAttempted
+
+
+def call_learner(function: Callable, *args, context: str = "Your function", **kwargs):
+    """Call the learner's ``function``; a stub means not attempted, any other error fails.
+
+    ``context`` starts the message, e.g. ``"On a 3-layer MLP, your function"``.
+    """
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError as error:
+        raise NotAttempted from error
+    except Exception as error:  # report the learner's error, with where it happened
+        raise ExerciseError(f"{context} raised {type(error).__name__}: {error}") from error
+
+
+def checker(what_to_write: str) -> Callable[[Callable[..., str]], Callable[..., bool]]:
+    """Turn ``check(...) -> success message`` into a checker with the three outcomes above.
+
+    ``what_to_write`` finishes the not-attempted line, e.g. ``"write MyLoRALinear above"``.
+    """
+    def decorate(check: Callable[..., str]) -> Callable[..., bool]:
+        @functools.wraps(check)
+        def run(*args, **kwargs) -> bool:
+            try:
+                message = check(*args, **kwargs)
+            except NotAttempted:
+                print(f"{NOT_ATTEMPTED}: {what_to_write}, then run this cell again. "
+                      "Until then the notebook goes on with the course package's version.")
+                return False
+            print(f"{CORRECT}: {message}")
+            return True
+        return run
+    return decorate
