@@ -98,16 +98,18 @@ def shipped_weights_dir() -> Path:
 
 
 def check_python() -> Result:
+    """The Python running this (and so the kernels of this environment)."""
     version = ".".join(map(str, sys.version_info[:3]))
     detail = f"{version} ({sys.executable})"
     if sys.version_info[:2] != TESTED_PYTHON:
         tested = ".".join(map(str, TESTED_PYTHON))
         return Result("Python", NOTE, detail,
-                      f"the course is tested on Python {tested}; others usually work")
+                      f"the course is tested on Python {tested}; this version is not")
     return Result("Python", OK, detail)
 
 
 def check_pytorch() -> Result:
+    """PyTorch's version against the pin in pyproject.toml: stored outputs assume it."""
     version = torch.__version__
     pinned = pinned_torch_version()
     if pinned is not None and version.split("+")[0] != pinned:
@@ -118,6 +120,7 @@ def check_pytorch() -> Result:
 
 
 def check_package() -> Result:
+    """Which copy of ``lora_tutorial`` is imported: an editable source folder or an install."""
     import lora_tutorial
 
     location = Path(lora_tutorial.__file__).resolve().parent
@@ -130,6 +133,7 @@ def check_package() -> Result:
 
 
 def check_device() -> Result:
+    """The device :func:`get_device` picks, and that a tensor can really be put there."""
     forced = os.environ.get("LORA_TUTORIAL_DEVICE")
     how = "set by LORA_TUTORIAL_DEVICE" if forced else "chosen automatically"
     try:
@@ -149,6 +153,7 @@ def check_device() -> Result:
 
 
 def check_widgets() -> Result:
+    """``ipywidgets`` (the kernel side) and ``jupyterlab_widgets`` (JupyterLab's side)."""
     missing = [m for m in ("ipywidgets", "jupyterlab_widgets") if not _installed(m)]
     found = ", ".join(f"{m} {_version(m)}" for m in ("ipywidgets", "jupyterlab_widgets")
                       if m not in missing)
@@ -166,6 +171,7 @@ def check_widgets() -> Result:
 
 
 def check_weights() -> Result:
+    """The pretrained TinyViT loads and runs; every other shipped weights file reads."""
     folder = shipped_weights_dir()
     try:
         model = load_pretrained(device="cpu")
@@ -196,6 +202,7 @@ def check_weights() -> Result:
 
 
 def check_quiz_bank() -> Result:
+    """The quiz bank is found where :func:`~lora_tutorial.quiz.bank.bank_dir` looks, and is valid."""
     folder = bank_dir()
     names = available_quizzes(folder) if folder.is_dir() else []
     if not names:
@@ -233,6 +240,7 @@ def time_lora_step(device: torch.device, repeats: int = 10) -> float:
 
 
 def check_step_time() -> Result:
+    """How long one training step takes on the chosen device; slow is a note, not a problem."""
     try:
         device = get_device()
         seconds = time_lora_step(device)
