@@ -202,7 +202,7 @@ def check_weights() -> Result:
 
 
 def check_quiz_bank() -> Result:
-    """The quiz bank is found where :func:`~lora_tutorial.quiz.bank.bank_dir` looks, and is valid."""
+    """The quiz bank is where :func:`~lora_tutorial.quiz.bank.bank_dir` looks, and valid."""
     folder = bank_dir()
     names = available_quizzes(folder) if folder.is_dir() else []
     if not names:
@@ -211,7 +211,8 @@ def check_quiz_bank() -> Result:
                       "holding the quiz YAML files")
     problems = validate([folder])
     if problems:
-        return Result("quiz bank", PROBLEM, f"{len(problems)} problem(s) in {folder}: {problems[0]}",
+        return Result("quiz bank", PROBLEM,
+                      f"{len(problems)} problem(s) in {folder}: {problems[0]}",
                       "run python -m lora_tutorial.quiz validate for the full list")
     return Result("quiz bank", OK, f"{len(names)} quizzes in {folder}")
 

@@ -71,10 +71,13 @@ def test_it_adds_the_cell_and_links_once(tmp_path):
         title = updated.cells[0].source
         assert (f"https://colab.research.google.com/github/example-org/lora-course/blob/main/"
                 f"notebooks/{name}") in title
-        assert f"https://mybinder.org/v2/gh/example-org/lora-course/main?labpath=notebooks%2F{name}" in title
+        binder = "https://mybinder.org/v2/gh/example-org/lora-course/main"
+        assert f"{binder}?labpath=notebooks%2F{name}" in title
         assert title.startswith(original.cells[0].source.split("\n")[0] + "\n\n[![Open in Colab]")
     readme = (root / "README.md").read_text()
-    assert "https://mybinder.org/v2/gh/example-org/lora-course/main?urlpath=lab/tree/notebooks" in readme
+    assert ("https://mybinder.org/v2/gh/example-org/lora-course/main"
+            "?urlpath=lab/tree/notebooks") in readme
+    assert f"lora-course/blob/main/notebooks/{NOTEBOOKS[0]})" in readme  # the first notebook
 
 
 def test_a_changed_url_replaces_the_old_one(tmp_path):

@@ -80,16 +80,15 @@ def setup_source(owner: str, name: str) -> str:
     )
 
 
-def links_line(owner: str, name: str, branch: str, notebook: str | None) -> str:
-    """Markdown badges: open ``notebook`` (or the notebook folder) in Colab and on Binder."""
+def links_line(owner: str, name: str, branch: str, notebook: str, readme: bool = False) -> str:
+    """Markdown badges that open ``notebook`` in Colab and on Binder.
+
+    For the README (``readme=True``) the Binder badge opens the whole notebook folder.
+    """
     binder = f"https://mybinder.org/v2/gh/{owner}/{name}/{branch}"
-    if notebook is None:
-        colab_target = "notebooks/01_full_finetuning_and_freezing.ipynb"
-        binder += "?urlpath=lab/tree/notebooks"
-    else:
-        colab_target = f"notebooks/{notebook}"
-        binder += f"?labpath=notebooks%2F{notebook}"
-    colab = f"https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/{colab_target}"
+    binder += "?urlpath=lab/tree/notebooks" if readme else f"?labpath=notebooks%2F{notebook}"
+    colab = (f"https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/"
+             f"notebooks/{notebook}")
     return (f"[![Open in Colab]({COLAB_BADGE})]({colab}) "
             f"[![Binder]({BINDER_BADGE})]({binder}) {MARKER}")
 
@@ -129,8 +128,11 @@ def update_notebook(notebook: nbformat.NotebookNode, owner: str, name: str, bran
 def out_of_date(root: Path, branch: str, write: bool) -> list[Path]:
     """Files whose links or set-up cell differ from what they should be; write them if asked."""
     owner, name = repository(root / "pyproject.toml")
+    notebooks = sorted((root / "notebooks").glob("*.ipynb"))
+    if not notebooks:
+        raise LinksError(f"no notebooks in {root / 'notebooks'}")
     stale = []
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
+    for path in notebooks:
         current = nbformat.read(path, as_version=4)
         wanted = update_notebook(current, owner, name, branch, path.name)
         if nbformat.writes(wanted) != nbformat.writes(current):
@@ -139,7 +141,8 @@ def out_of_date(root: Path, branch: str, write: bool) -> list[Path]:
                 nbformat.write(wanted, path)
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
-    wanted_text = _with_links(text, links_line(owner, name, branch, None))
+    wanted_text = _with_links(text, links_line(owner, name, branch, notebooks[0].name,
+                                               readme=True))
     if wanted_text != text:
         stale.append(readme)
         if write:
