@@ -1,0 +1,165 @@
+"""`python -m lora_tutorial check`: every line, the verdict and the exit status.
+
+Failures are simulated with monkeypatch; the environment the tests run in is a good one,
+so the unpatched check must pass.
+"""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lora_tutorial import check
+from lora_tutorial.__main__ import main as cli_main
+
+
+def run_main() -> tuple[int, list[str]]:
+    lines: list[str] = []
+    status = check.main(print_line=lines.append)
+    return status, "\n".join(lines).splitlines()
+
+
+def result_of(lines: list[str], name: str) -> str:
+    (line,) = [line for line in lines if line[10:].startswith(name + " ")]
+    return line
+
+
+def test_this_environment_passes_every_check():
+    status, lines = run_main()
+    assert status == 0, "\n".join(lines)
+    assert lines[-1].startswith("Verdict: OK")
+    for name in ("Python", "PyTorch", "lora-tutorial", "device", "widgets", "weights",
+                 "quiz bank", "train step"):
+        assert result_of(lines, name).startswith("[  ok   ]"), name
+    assert torch.__version__ in result_of(lines, "PyTorch")
+    assert "tiny_vit_digits" in result_of(lines, "weights")
+    assert " ms per LoRA step on " in result_of(lines, "train step")
+
+
+def test_the_command_line_exits_with_the_verdict():
+    result = subprocess.run([sys.executable, "-m", "lora_tutorial", "check"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("Verdict: OK")
+
+
+def test_the_command_line_needs_a_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main([])
+    assert exit_info.value.code == 2
+    assert "check" in capsys.readouterr().err
+
+
+def test_missing_widget_support_is_a_problem_with_a_fix(monkeypatch):
+    monkeypatch.setattr(check, "_installed", lambda module: module != "jupyterlab_widgets")
+    status, lines = run_main()
+    assert status == 1
+    line = result_of(lines, "widgets")
+    assert line.startswith("[problem]") and "jupyterlab_widgets not installed" in line
+    assert "pip install jupyterlab_widgets" in lines[lines.index(line) + 1]
+    assert lines[-1].startswith("Verdict: 1 problem(s)")
+
+
+def test_without_jupyterlab_here_missing_lab_widgets_is_only_a_note(monkeypatch):
+    # e.g. VS Code or a hub whose JupyterLab runs from another environment
+    absent = {"jupyterlab_widgets", "jupyterlab", "notebook"}
+    monkeypatch.setattr(check, "_installed", lambda module: module not in absent)
+    status, lines = run_main()
+    assert status == 0
+    assert result_of(lines, "widgets").startswith("[ note  ]")
+    assert "note(s) above" in lines[-1]
+
+
+def test_weights_that_do_not_load_are_a_problem(monkeypatch):
+    def missing(device=None):
+        raise FileNotFoundError("no such file: tiny_vit_digits.safetensors")
+
+    monkeypatch.setattr(check, "load_pretrained", missing)
+    status, lines = run_main()
+    assert status == 1
+    assert result_of(lines, "weights").startswith("[problem]")
+    assert "reinstall" in lines[lines.index(result_of(lines, "weights")) + 1]
+    assert result_of(lines, "train step").startswith("[problem]")
+
+
+def test_every_shipped_weights_file_is_read(monkeypatch, tmp_path):
+    shipped = check.shipped_weights_dir()
+    for name in ("tiny_vit_digits.safetensors", "tiny_vit_digits.json"):
+        (tmp_path / name).write_bytes((shipped / name).read_bytes())
+    (tmp_path / "tiny_gpt_text.safetensors").write_bytes(b"not a safetensors file")
+    (tmp_path / "tiny_gpt_text.json").write_text("{}")
+    monkeypatch.setattr(check, "shipped_weights_dir", lambda: tmp_path)
+    status, lines = run_main()
+    assert status == 1
+    assert "tiny_gpt_text.safetensors" in result_of(lines, "weights")
+
+
+def test_a_second_readable_weights_file_is_listed(monkeypatch, tmp_path):
+    from safetensors.torch import save_file
+
+    shipped = check.shipped_weights_dir()
+    for name in ("tiny_vit_digits.safetensors", "tiny_vit_digits.json"):
+        (tmp_path / name).write_bytes((shipped / name).read_bytes())
+    save_file({"w": torch.ones(2, 2), "b": torch.zeros(2)}, tmp_path / "tiny_gpt_text.safetensors")
+    (tmp_path / "tiny_gpt_text.json").write_text("{}")
+    monkeypatch.setattr(check, "shipped_weights_dir", lambda: tmp_path)
+    assert check.check_weights().detail.endswith("tiny_gpt_text (2 tensors read)")
+    save_file({"w": torch.full((2,), float("nan"))}, tmp_path / "tiny_gpt_text.safetensors")
+    assert check.check_weights().status == check.PROBLEM
+
+
+def test_an_unusable_device_is_a_problem(monkeypatch):
+    monkeypatch.setenv("LORA_TUTORIAL_DEVICE", "no-such-device")
+    status, lines = run_main()
+    assert status == 1
+    line = result_of(lines, "device")
+    assert line.startswith("[problem]") and "LORA_TUTORIAL_DEVICE" in line
+    assert result_of(lines, "train step").startswith("[problem]")
+
+
+def test_a_missing_quiz_bank_is_a_problem(monkeypatch, tmp_path):
+    monkeypatch.setenv("LORA_TUTORIAL_QUIZ_DIR", str(tmp_path / "nowhere"))
+    status, lines = run_main()
+    assert status == 1
+    assert result_of(lines, "quiz bank").startswith("[problem]")
+
+
+def test_an_untested_pytorch_version_is_a_note(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "1.13.1")
+    result = check.check_pytorch()
+    assert result.status == check.NOTE
+    assert f"torch=={check.pinned_torch_version()}" in result.fix
+
+
+def test_the_pin_is_read_from_the_package_metadata():
+    assert check.pinned_torch_version() == torch.__version__.split("+")[0]
+
+
+def test_another_python_version_is_a_note(monkeypatch):
+    monkeypatch.setattr(check, "TESTED_PYTHON", (3, 99))
+    assert check.check_python().status == check.NOTE
+
+
+def test_a_slow_step_is_a_note_with_advice(monkeypatch):
+    monkeypatch.setattr(check, "time_lora_step", lambda device: 10 * check.SLOW_STEP_SECONDS)
+    result = check.check_step_time()
+    assert result.status == check.NOTE and "OMP_NUM_THREADS" in result.fix
+
+
+def test_timing_a_step_leaves_the_global_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    check.time_lora_step(torch.device("cpu"), repeats=1)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_an_unexpected_error_becomes_a_problem_line(monkeypatch):
+    def broken():
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(check, "CHECKS", check.CHECKS[:1] + (broken,))
+    status, lines = run_main()
+    assert status == 1
+    assert any("ZeroDivisionError: boom" in line for line in lines)
