@@ -32,7 +32,7 @@ from torch import nn
 from .inject import (build_lora_layers, find_target_modules, install_lora_layers,
                      lora_layers, lora_parameters)
 from .layers import check_lora_settings
-from .layers_hf import LoRAConv1D
+from .layers_hf import LoRAConv1D, LoRAEmbedding
 
 WEIGHTS_NAME = "adapter_model.safetensors"
 CONFIG_NAME = "adapter_config.json"
@@ -126,7 +126,8 @@ def _write_atomically(directory: Path, files: dict[str, Callable[[Path], object]
                 os.close(handle)
                 os.replace(target, path)
                 backups[name] = Path(path)
-            os.replace(temporary.pop(name), target)
+            os.replace(temporary[name], target)
+            del temporary[name]
             moved.append(name)
     except BaseException:
         for name in moved:
@@ -265,9 +266,10 @@ def read_adapter(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
 
 def _check_fits(tensors: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]],
-                directory: Path) -> None:
+                optional: dict[str, tuple[int, ...]], directory: Path) -> None:
     missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
+    unexpected = sorted(set(tensors) - set(expected) - set(optional))
+    expected = expected | {key: shape for key, shape in optional.items() if key in tensors}
     if missing or unexpected:
         raise ValueError(f"The adapter in {directory} does not fit this model. Missing "
                          f"tensors: {missing or 'none'}. Tensors the model has no place for: "
@@ -307,20 +309,26 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
                             _from_pattern(settings["alpha_pattern"], name, settings["alpha"]),
                             settings["dropout"], settings["use_rslora"]) for name in names}
         layers = build_lora_layers(model, names, per_layer)
-    expected = {}
+    expected, optional = {}, {}
     for name, layer in layers.items():
         for part, param in layer.named_parameters():
             if not part.startswith("base_layer."):
                 expected[f"{PEFT_PREFIX}{name}.{part}"] = tuple(param.shape)
-    _check_fits(tensors, expected, directory)
+        if isinstance(layer, LoRAEmbedding):
+            # PEFT also saves the whole table of an adapted embedding (the vocabulary may
+            # have been resized for the task) and loads it into the base; so do we.
+            table = layer.base_layer.weight
+            optional[f"{PEFT_PREFIX}{name}.base_layer.weight"] = tuple(table.shape)
+    _check_fits(tensors, expected, optional, directory)
 
     for name, layer in layers.items():
         layer.alpha = _from_pattern(settings["alpha_pattern"], name, settings["alpha"])
         layer.use_rslora = settings["use_rslora"]
         with torch.no_grad():
             for part, param in layer.named_parameters():
-                if not part.startswith("base_layer."):
-                    param.copy_(tensors[f"{PEFT_PREFIX}{name}.{part}"])
+                key = f"{PEFT_PREFIX}{name}.{part}"
+                if not part.startswith("base_layer.") or key in optional and key in tensors:
+                    param.copy_(tensors[key])
     if not existing:
         install_lora_layers(model, layers)
     return list(layers)
