@@ -145,8 +145,9 @@ def save_adapter(model: nn.Module, directory: str | Path,
                  base_model_name_or_path: str | None = None) -> Path:
     """Write the model's adapter to ``directory`` (created if needed); return the path.
 
-    Both files are written to temporary files first and then moved into place, so a failure
-    leaves the previous adapter (or none), never half of each. A config or weights file that
+    Both files are written to temporary files first and then moved into place, so an error
+    leaves the previous adapter (or none), never half of each; only a crash of the machine
+    between the two final renames, microseconds apart, could. A config or weights file that
     is a symlink is replaced by a regular file; the file it pointed to is not touched.
     """
     config = adapter_config(model, base_model_name_or_path)
@@ -285,11 +286,11 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
     """Load an adapter saved by :func:`save_adapter` or by PEFT's ``save_pretrained``.
 
     If the model has no LoRA layers yet, they are injected as the config says (with PEFT's
-    ``rank_pattern``/``alpha_pattern`` for layers that differ); if it has, their LoRA
-    tensors and alphas are overwritten (this is how one swaps task adapters on one base
-    model). The config, every key and every shape are checked first, so a problem raises an
-    error that names the file or tensor and leaves the model unchanged. Returns the adapted
-    module names.
+    ``rank_pattern``/``alpha_pattern`` for layers that differ). If it has, their LoRA tensors
+    and their alpha, rsLoRA and dropout settings are overwritten: this is how one swaps task
+    adapters on one base model. The config, every key and every shape are checked first, so
+    a problem raises an error that names the file or tensor and leaves the model unchanged.
+    Returns the adapted module names.
     """
     directory = Path(directory)
     config, tensors = read_adapter(directory)
@@ -321,9 +322,11 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
             optional[f"{PEFT_PREFIX}{name}.base_layer.weight"] = tuple(table.shape)
     _check_fits(tensors, expected, optional, directory)
 
+    dropout = settings["dropout"]
     for name, layer in layers.items():
         layer.alpha = _from_pattern(settings["alpha_pattern"], name, settings["alpha"])
         layer.use_rslora = settings["use_rslora"]
+        layer.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         with torch.no_grad():
             for part, param in layer.named_parameters():
                 key = f"{PEFT_PREFIX}{name}.{part}"

@@ -387,3 +387,12 @@ def test_peft_s_saved_embedding_table_is_loaded_as_peft_does(tmp_path):
     mine = copy.deepcopy(base)
     load_adapter(mine, tmp_path)
     assert torch.equal(mine.model.embed_tokens.base_layer.weight, table)
+
+
+def test_swapping_in_place_takes_the_adapter_s_dropout_too(tmp_path):
+    donor = toy_model()
+    inject_lora(donor, TARGETS, r=4, alpha=8, dropout=0.2)
+    save_adapter(donor, tmp_path)
+    model = ours()                                    # dropout 0 so far
+    load_adapter(model, tmp_path)
+    assert all(layer.lora_dropout.p == 0.2 for _, layer in lora_layers(model))
