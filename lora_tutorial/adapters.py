@@ -83,15 +83,19 @@ def adapter_config(model: nn.Module, base_model_name_or_path: str | None = None)
         raise ValueError("The model has no LoRA layers to save; call inject_lora first.")
     r = _most_common([layer.r for layer in layers.values()])
     alpha = _most_common([layer.alpha for layer in layers.values()])
+    patterns = {
+        "rank_pattern": {re.escape(n): layer.r for n, layer in layers.items() if layer.r != r},
+        "alpha_pattern": {re.escape(n): layer.alpha for n, layer in layers.items()
+                          if layer.alpha != alpha},
+    }
     return {
         "peft_type": "LORA",
         "task_type": None,
         "base_model_name_or_path": base_model_name_or_path,
         "r": r,
         "lora_alpha": alpha,
-        "rank_pattern": {re.escape(n): layer.r for n, layer in layers.items() if layer.r != r},
-        "alpha_pattern": {re.escape(n): layer.alpha for n, layer in layers.items()
-                          if layer.alpha != alpha},
+        # Written only when some layer differs; PEFT reads a missing pattern as empty.
+        **{key: pattern for key, pattern in patterns.items() if pattern},
         "lora_dropout": _shared_setting(layers, "dropout",
                                         lambda layer: getattr(layer.lora_dropout, "p", 0.0)),
         "use_rslora": _shared_setting(layers, "use_rslora", lambda layer: layer.use_rslora),
