@@ -1,12 +1,20 @@
 """LoRA from scratch: the helper package of the hands-on LoRA course.
 
-Read it in this order: ``layers`` (the LoRA layer), ``inject`` (putting layers into a
+Read it in this order: ``layers`` (the LoRA layer; ``layers_hf`` adds GPT-2's ``Conv1D`` and
+embeddings), ``inject`` (putting layers into a
 model), ``counting`` (what it saves), ``adapters`` (saving and loading), ``lowrank`` (why
 low rank is enough), ``measure`` (timing and memory), ``device`` (CPU or GPU). The course's
 pretrained model and its data live in ``models``, ``data``, ``training`` and ``pretrain``.
 """
 
-from .adapters import load_adapter, lora_state_dict, read_adapter, save_adapter
+from .adapters import (
+    adapter_config,
+    check_adapter_config,
+    load_adapter,
+    lora_state_dict,
+    read_adapter,
+    save_adapter,
+)
 from .counting import (
     ParameterCount,
     TrainingMemory,
@@ -26,12 +34,14 @@ from .inject import (
     inject_lora,
     linear_module_names,
     lora_layers,
+    lora_parameters,
     mark_only_lora_as_trainable,
     merge_and_unload,
     merge_lora,
     unmerge_lora,
 )
-from .layers import LoRALinear, lora_scaling
+from .layers import LoRALayer, LoRALinear, check_lora_settings, lora_scaling
+from .layers_hf import LoRAConv1D, LoRAEmbedding
 from .lowrank import (
     energy_kept,
     low_rank_approximation,

@@ -35,7 +35,8 @@ class ParameterCount:
 
     def table(self, max_rows: int = 20) -> str:
         """The per-module breakdown as a Markdown table (trainable, total, trainable %)."""
-        rows = [(name, f"{t:,d}", f"{n:,d}", f"{100 * t / n:.2f}")
+        # A module whose parameters are all empty (numel 0) has no share to show.
+        rows = [(name, f"{t:,d}", f"{n:,d}", f"{100 * t / n:.2f}" if n else "–")
                 for name, (t, n) in list(self.by_module.items())[:max_rows]]
         hidden = len(self.by_module) - len(rows)
         if hidden > 0:

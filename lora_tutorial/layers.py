@@ -14,6 +14,7 @@ learner builds here matches what they will meet next: ``base_layer``, ``lora_A``
 """
 
 import math
+import numbers
 import warnings
 
 import torch
@@ -29,7 +30,113 @@ def lora_scaling(alpha: float, r: int, use_rslora: bool = False) -> float:
     return alpha / math.sqrt(r) if use_rslora else alpha / r
 
 
-class LoRALinear(nn.Module):
+def check_lora_settings(r, alpha, dropout=0.0,
+                        use_rslora=False) -> tuple[int, int | float, float, bool]:
+    """Check LoRA's four settings and return them as plain Python values.
+
+    A wrong value must fail here, at construction, and not later in ``forward`` (or never:
+    a NaN ``alpha`` would silently make every output NaN). numpy integers are accepted for
+    ``r`` and numpy numbers for ``alpha`` and ``dropout``; strings and booleans are not
+    (``use_rslora="no"`` is a non-empty string, so it would switch rsLoRA *on*).
+    """
+    if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1:
+        raise ValueError(f"The rank r must be a positive integer, got {r!r}. "
+                         f"Typical values are 1 to 64.")
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise ValueError(f"alpha must be a number such as 16, got {alpha!r} "
+                         f"({type(alpha).__name__}).")
+    if not math.isfinite(alpha):
+        raise ValueError(f"alpha must be finite, got {alpha!r}: the update is multiplied by "
+                         "alpha / r, so every output would become inf or NaN.")
+    if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
+            or not 0.0 <= dropout < 1.0):
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}.")
+    if not isinstance(use_rslora, bool):
+        raise ValueError(f"use_rslora must be True or False, got {use_rslora!r}.")
+    alpha = int(alpha) if isinstance(alpha, numbers.Integral) else float(alpha)
+    return int(r), alpha, float(dropout), use_rslora
+
+
+class LoRALayer(nn.Module):
+    """What every LoRA layer shares: its settings, ``scaling``, merging and unmerging.
+
+    A subclass wraps one kind of frozen base layer (``LoRALinear`` below wraps an
+    ``nn.Linear``; ``layers_hf`` adds GPT-2's ``Conv1D`` and ``nn.Embedding``), creates its
+    ``A`` and ``B``, and defines ``delta_weight()`` (shaped like the base weight) and
+    ``forward``.
+    """
+
+    def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0,
+                 use_rslora: bool = False):
+        super().__init__()
+        self.r, self.alpha, dropout, self.use_rslora = check_lora_settings(r, alpha, dropout,
+                                                                           use_rslora)
+        self.base_layer = base
+        self.base_layer.requires_grad_(False)
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.merged = False
+        self.disabled = False
+        # Other modules that use this very weight tensor (weight tying, as between GPT-2's
+        # lm_head and its token embeddings); inject_lora fills it in. Merging into a shared
+        # weight would silently change those modules too, so merge() refuses.
+        self.weight_shared_with: tuple[str, ...] = ()
+
+    @property
+    def scaling(self) -> float:
+        """The factor on B·A (see :func:`lora_scaling`)."""
+        return lora_scaling(self.alpha, self.r, self.use_rslora)
+
+    def delta_weight(self) -> torch.Tensor:
+        """The update ΔW = scaling · B·A, in the layout of ``base_layer.weight``."""
+        raise NotImplementedError(f"{type(self).__name__} must define delta_weight().")
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """Fold ΔW into the base weight: one plain matmul at inference, no extra latency.
+
+        Merging twice would add ΔW twice, so a second call only warns. Refused, leaving
+        ``W0`` untouched: a merge that would produce inf or NaN weights, a merge into a weight
+        that other modules share, and a merge on the ``meta`` device (no values to add).
+        """
+        if self.merged:
+            warnings.warn("This LoRA layer is already merged; merging again would add "
+                          "ΔW twice, so nothing was done.", stacklevel=2)
+            return
+        if self.disabled:
+            raise RuntimeError("This LoRA layer is disabled; enable it before merging.")
+        weight = self.base_layer.weight
+        if weight.is_meta:
+            raise RuntimeError("Cannot merge on the meta device: its tensors have shapes but no "
+                               "values. Load real weights first (model.to_empty(device='cpu'), "
+                               "then load_state_dict), and merge after that.")
+        if self.weight_shared_with:
+            raise RuntimeError(
+                f"This layer's weight is shared with {list(self.weight_shared_with)} (weight "
+                "tying), so merging would change those modules too. Keep the adapter "
+                "unmerged, or untie before inject_lora: give the layer its own copy, e.g. "
+                "model.lm_head.weight = nn.Parameter(model.lm_head.weight.clone()).")
+        merged_weight = weight + self.delta_weight()
+        if not torch.isfinite(merged_weight).all():
+            raise ValueError("Merging would produce non-finite (inf/NaN) weights; the base "
+                             "weight was left unchanged. Check the LoRA weights for inf/NaN.")
+        weight.copy_(merged_weight)
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Subtract ΔW again, restoring W0 up to floating-point rounding."""
+        if not self.merged:
+            warnings.warn("This LoRA layer is not merged; nothing to unmerge.", stacklevel=2)
+            return
+        self.base_layer.weight.sub_(self.delta_weight())
+        self.merged = False
+
+    def extra_repr(self) -> str:
+        return (f"r={self.r}, alpha={self.alpha}, scaling={self.scaling:.4g}, "
+                f"merged={self.merged}")
+
+
+class LoRALinear(LoRALayer):
     """Wrap a frozen ``nn.Linear`` and add a trainable low-rank update ``B·A``.
 
     Args:
@@ -41,36 +148,26 @@ class LoRALinear(nn.Module):
             Kalajdzievski, 2023), which keeps the update's size steady as ``r`` grows.
     """
 
+    wraps = "an nn.Linear"
+
+    @staticmethod
+    def accepts(module: nn.Module) -> bool:
+        """Whether this class can wrap ``module`` (``inject_lora`` asks each LoRA class)."""
+        return isinstance(module, nn.Linear)
+
     def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0,
                  use_rslora: bool = False):
-        super().__init__()
-        if not isinstance(base, nn.Linear):
-            raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}.")
-        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-            raise ValueError(f"The rank r must be a positive integer, got {r!r}. "
-                             f"Typical values are 1 to 64.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-        self.base_layer = base
-        self.base_layer.requires_grad_(False)
-        self.r = r
-        self.alpha = alpha
-        self.use_rslora = use_rslora
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        if not self.accepts(base):
+            raise TypeError(f"{type(self).__name__} wraps {self.wraps}, "
+                            f"got {type(base).__name__}.")
+        super().__init__(base, r, alpha, dropout, use_rslora)
         factory = {"device": base.weight.device, "dtype": base.weight.dtype}
-        self.lora_A = nn.Linear(base.in_features, r, bias=False, **factory)
-        self.lora_B = nn.Linear(r, base.out_features, bias=False, **factory)
+        self.lora_A = nn.Linear(self.in_features, self.r, bias=False, **factory)
+        self.lora_B = nn.Linear(self.r, self.out_features, bias=False, **factory)
         # A random, B zero: B·A = 0, so the adapted model starts exactly equal to the base,
         # yet B gets a non-zero gradient at the first step (its gradient involves A·x).
         nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_B.weight)
-        self.merged = False
-        self.disabled = False
-
-    @property
-    def scaling(self) -> float:
-        """The factor on B·A (see :func:`lora_scaling`)."""
-        return lora_scaling(self.alpha, self.r, self.use_rslora)
 
     @property
     def in_features(self) -> int:
@@ -90,36 +187,3 @@ class LoRALinear(nn.Module):
             # Merged: ΔW already lives inside base_layer.weight. Disabled: base only.
             return result
         return result + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
-
-    @torch.no_grad()
-    def merge(self) -> None:
-        """Fold ΔW into the base weight: one plain matmul at inference, no extra latency.
-
-        Merging twice would add ΔW twice, so a second call only warns. A merge that would
-        produce inf or NaN weights is refused, leaving ``W0`` untouched.
-        """
-        if self.merged:
-            warnings.warn("This LoRA layer is already merged; merging again would add "
-                          "ΔW twice, so nothing was done.", stacklevel=2)
-            return
-        if self.disabled:
-            raise RuntimeError("This LoRA layer is disabled; enable it before merging.")
-        merged_weight = self.base_layer.weight + self.delta_weight()
-        if not torch.isfinite(merged_weight).all():
-            raise ValueError("Merging would produce non-finite (inf/NaN) weights; the base "
-                             "weight was left unchanged. Check lora_A/lora_B for inf/NaN.")
-        self.base_layer.weight.copy_(merged_weight)
-        self.merged = True
-
-    @torch.no_grad()
-    def unmerge(self) -> None:
-        """Subtract ΔW again, restoring W0 up to floating-point rounding."""
-        if not self.merged:
-            warnings.warn("This LoRA layer is not merged; nothing to unmerge.", stacklevel=2)
-            return
-        self.base_layer.weight.sub_(self.delta_weight())
-        self.merged = False
-
-    def extra_repr(self) -> str:
-        return (f"r={self.r}, alpha={self.alpha}, scaling={self.scaling:.4g}, "
-                f"merged={self.merged}")

@@ -6,8 +6,9 @@ parameters and to inject LoRA exactly as one would into the real model.
 
 The skeleton follows the GPT layout (Radford et al., 2019; Brown et al., 2020) with the
 attention projections as separate ``nn.Linear`` layers named like LLaMA's (``q_proj``,
-``k_proj``, ``v_proj``, ``o_proj``), so LoRA can target ``Wq`` and ``Wv`` as the LoRA paper
-does. The parameter count is the same as the fused ``c_attn`` layout GPT-2 uses.
+``k_proj``, ``v_proj``, ``o_proj``), so targeting only ``Wq`` and ``Wv``, as the LoRA paper
+does, is a plain list of names (GPT-2's fused ``c_attn`` needs loralib's ``MergedLinear`` for
+that). The parameter count is the same as the fused layout GPT-2 uses.
 """
 
 from dataclasses import dataclass

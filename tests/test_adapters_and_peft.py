@@ -1,12 +1,17 @@
 """Adapters in PEFT's format, both ways, and numerical parity with PEFT itself."""
 
+import copy
 import json
+import os
+import warnings
+from pathlib import Path
 
 import peft
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from toy_models import assert_same_weights, randomize_lora_b, toy_input, toy_model, weights_snapshot
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from lora_tutorial import (count_parameters, inject_lora, load_adapter, lora_layers,
                            mark_only_lora_as_trainable, merge_and_unload, save_adapter)
@@ -191,3 +196,207 @@ def test_saving_warns_about_trained_tensors_outside_the_adapter(tmp_path):
     with pytest.warns(UserWarning, match=r"will not be in the adapter: \['blocks\.0\.norm\.bias'"):
         save_adapter(model, tmp_path)
     assert (tmp_path / "adapter_model.safetensors").is_file()
+
+
+def edit_config(directory, **changes):
+    path = directory / "adapter_config.json"
+    config = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is DELETE:
+            del config[key]
+        else:
+            config[key] = value
+    path.write_text(json.dumps(config))
+
+
+DELETE = object()
+BAD_CONFIGS = [
+    ({"lora_alpha": "8"}, "alpha must be a number"),
+    ({"lora_alpha": None}, "alpha must be a number"),
+    ({"lora_alpha": float("nan")}, "alpha must be finite"),
+    ({"r": "4"}, "rank r must be a positive integer"),
+    ({"r": 0}, "rank r must be a positive integer"),
+    ({"r": True}, "rank r must be a positive integer"),
+    ({"use_rslora": "false"}, "use_rslora must be True or False"),
+    ({"lora_dropout": 1.5}, "dropout must be a probability"),
+    ({"target_modules": []}, "target_modules must be"),
+    ({"target_modules": ["q_proj", 3]}, "target_modules must be"),
+    ({"target_modules": {"q_proj": 1}}, "target_modules must be"),
+    ({"target_modules": ["query"]}, "matched no module"),
+    ({"fan_in_fan_out": "yes"}, "fan_in_fan_out must be true or false"),
+    ({"bias": "all"}, "only bias='none' is supported"),
+    ({"modules_to_save": ["head"]}, r"does not implement: modules_to_save=\['head'\]"),
+    ({"use_dora": True}, "does not implement: use_dora=True"),
+    ({"layers_to_transform": [0]}, "does not implement: layers_to_transform"),
+    ({"some_future_setting": 3}, "does not implement: some_future_setting=3"),
+    ({"peft_type": "IA3"}, "holds a 'IA3' adapter, not LoRA"),
+    ({"rank_pattern": {"q_proj": "8"}}, "rank r must be a positive integer"),
+    ({"rank_pattern": ["q_proj"]}, "rank_pattern must be a mapping"),
+    ({"alpha_pattern": {"(": 2}}, "alpha_pattern has an invalid pattern"),
+    ({"alpha_pattern": {"q_proj": float("inf")}}, "alpha must be finite"),
+    ({"r": DELETE}, r"required fields are missing: \['r'\]"),
+    ({"target_modules": DELETE}, r"missing: \['target_modules'\]"),
+]
+
+
+@pytest.mark.parametrize("changes, message", BAD_CONFIGS)
+def test_every_config_field_is_checked_before_any_change(tmp_path, changes, message):
+    save_adapter(ours(), tmp_path)
+    edit_config(tmp_path, **changes)
+    # A fresh model, and one with LoRA layers already (whose tensors the file's keys select).
+    models = [toy_model()] if "target_modules" in changes else [toy_model(), ours(alpha=2)]
+    for model in models:
+        snapshot = weights_snapshot(model)
+        layers_before = [(name, layer.alpha) for name, layer in lora_layers(model)]
+        with pytest.raises(ValueError, match=message) as err:
+            load_adapter(model, tmp_path)
+        assert "adapter_config.json" in str(err.value)            # names the file
+        assert [(n, layer.alpha) for n, layer in lora_layers(model)] == layers_before
+        assert_same_weights(model, snapshot)
+
+
+@pytest.mark.parametrize("text, message", [("[1, 2]", "must be a JSON object, got a list"),
+                                           ("{\"r\": 4,", "is not valid JSON"),
+                                           ("", "is not valid JSON")])
+def test_unreadable_configs_name_the_file(tmp_path, text, message):
+    save_adapter(ours(), tmp_path)
+    (tmp_path / "adapter_config.json").write_text(text)
+    model = toy_model()
+    with pytest.raises(ValueError, match=message) as err:
+        load_adapter(model, tmp_path)
+    assert str(tmp_path / "adapter_config.json") in str(err.value)
+    assert not list(lora_layers(model))
+
+
+def test_corrupt_weights_name_the_file(tmp_path):
+    save_adapter(ours(), tmp_path)
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"not safetensors")
+    model = toy_model()
+    with pytest.raises(ValueError, match=r"adapter_model\.safetensors is not a readable"):
+        load_adapter(model, tmp_path)
+    assert not list(lora_layers(model))
+
+
+PATTERNS = {"rank_pattern": {"q_proj": 2, r"blocks\.1\.fc1": 6},
+            "alpha_pattern": {"v_proj": 3, "fc1": 12}}
+
+
+def test_peft_rank_and_alpha_patterns_give_peft_s_outputs(tmp_path):
+    peft_model = peft.get_peft_model(toy_model(), peft.LoraConfig(
+        r=4, lora_alpha=8, target_modules=TARGETS, **PATTERNS))
+    randomize_lora_b(peft_model)
+    peft_model.save_pretrained(tmp_path)
+    mine, x = toy_model(), toy_input()
+    load_adapter(mine, tmp_path)
+    layers = dict(lora_layers(mine))
+    assert [layers[f"blocks.{i}.{n}"].r for i in (0, 1)
+            for n in ("attn.q_proj", "attn.v_proj", "fc1")] == [2, 4, 4, 2, 4, 6]
+    assert [layers[f"blocks.{i}.{n}"].alpha for i in (0, 1)
+            for n in ("attn.q_proj", "attn.v_proj", "fc1")] == [8, 3, 12, 8, 3, 12]
+    for name, layer in layers.items():
+        theirs = peft_model.get_submodule(f"base_model.model.{name}")
+        assert layer.scaling == theirs.scaling["default"], name
+    assert torch.allclose(mine(x), peft_model(x), atol=1e-6)
+
+
+def test_layers_with_different_ranks_save_patterns_that_peft_loads(tmp_path):
+    mine, x = toy_model(), toy_input()
+    inject_lora(mine, ["q_proj", "v_proj"], r=4, alpha=8)
+    inject_lora(mine, r"blocks\.1\.fc1", r=6, alpha=3)
+    mark_only_lora_as_trainable(mine)
+    randomize_lora_b(mine)
+    save_adapter(mine, tmp_path)
+    config = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (4, 8)
+    assert config["rank_pattern"] == {r"blocks\.1\.fc1": 6}
+    assert config["alpha_pattern"] == {r"blocks\.1\.fc1": 3}
+    peft_model = peft.PeftModel.from_pretrained(toy_model(), tmp_path)
+    assert torch.allclose(peft_model(x), mine(x), atol=1e-6)
+    again = toy_model()
+    load_adapter(again, tmp_path)
+    assert torch.allclose(again(x), mine(x), atol=1e-6)
+
+
+def adapter_bytes(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def test_a_failed_write_leaves_the_old_adapter(tmp_path, monkeypatch):
+    import lora_tutorial.adapters as adapters
+
+    save_adapter(ours(seed=0), tmp_path)
+    before = adapter_bytes(tmp_path)
+
+    def broken_save_file(tensors, path, metadata=None):
+        Path(path).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(adapters, "save_file", broken_save_file)
+    with pytest.raises(OSError, match="disk full"):
+        save_adapter(ours(seed=1, alpha=2), tmp_path)
+    assert adapter_bytes(tmp_path) == before          # no temporary files left either
+
+
+def test_a_failed_move_puts_the_old_adapter_back(tmp_path, monkeypatch):
+    save_adapter(ours(seed=0), tmp_path)
+    before = adapter_bytes(tmp_path)
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith("adapter_config.json") and str(src).endswith(".tmp"):
+            raise OSError("cannot rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="cannot rename"):
+        save_adapter(ours(seed=1, alpha=2), tmp_path)
+    assert adapter_bytes(tmp_path) == before
+
+
+def test_saving_never_writes_through_a_symlink(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (outside / name).write_text("precious")
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (folder / name).symlink_to(outside / name)
+    mine, x = ours(), toy_input()
+    save_adapter(mine, folder)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        assert (outside / name).read_text() == "precious"
+        assert not (folder / name).is_symlink()
+    reloaded = toy_model()
+    load_adapter(reloaded, folder)
+    assert torch.allclose(reloaded(x), mine(x))
+
+
+def test_peft_s_saved_embedding_table_is_loaded_as_peft_does(tmp_path):
+    torch.manual_seed(0)
+    base = LlamaForCausalLM(LlamaConfig(hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                                        num_attention_heads=2, vocab_size=20))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)    # between PEFT and transformers
+        peft_model = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(
+            r=2, target_modules=["embed_tokens"]))
+    table = peft_model.base_model.model.model.embed_tokens.base_layer.weight
+    with torch.no_grad():
+        table.add_(1.0)                                  # as if the vocabulary was changed
+    with pytest.warns(UserWarning, match="save_embedding_layers"):
+        peft_model.save_pretrained(tmp_path)
+    assert "base_model.model.model.embed_tokens.base_layer.weight" in load_file(
+        tmp_path / "adapter_model.safetensors")
+    mine = copy.deepcopy(base)
+    load_adapter(mine, tmp_path)
+    assert torch.equal(mine.model.embed_tokens.base_layer.weight, table)
+
+
+def test_swapping_in_place_takes_the_adapter_s_dropout_too(tmp_path):
+    donor = toy_model()
+    inject_lora(donor, TARGETS, r=4, alpha=8, dropout=0.2)
+    mark_only_lora_as_trainable(donor)
+    save_adapter(donor, tmp_path)
+    model = ours()                                    # dropout 0 so far
+    load_adapter(model, tmp_path)
+    assert all(layer.lora_dropout.p == 0.2 for _, layer in lora_layers(model))

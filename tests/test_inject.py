@@ -1,5 +1,9 @@
 """Injecting, freezing, merging and unloading LoRA layers in a whole model."""
 
+import warnings
+
+import numpy as np
+import peft
 import pytest
 import torch
 from hypothesis import given, settings
@@ -7,10 +11,11 @@ from hypothesis import strategies as st
 from toy_models import (assert_same_weights, randomize_lora_b, toy_input, toy_model,
                         weights_snapshot)
 from torch import nn
+from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
 from lora_tutorial import (LoRALinear, count_parameters, disable_lora, inject_lora,
-                           lora_layers, mark_only_lora_as_trainable, merge_and_unload,
-                           merge_lora, unmerge_lora)
+                           lora_layers, lora_parameters, mark_only_lora_as_trainable,
+                           merge_and_unload, merge_lora, unmerge_lora)
 
 
 def test_list_targets_match_exact_names_and_dotted_suffixes():
@@ -172,3 +177,118 @@ def test_disable_lora_gives_base_behaviour():
     with pytest.raises(RuntimeError, match="unmerge"):
         with disable_lora(model):
             pass
+
+
+@pytest.mark.parametrize("settings", [{"alpha": float("nan")}, {"alpha": "16"},
+                                      {"use_rslora": "no"}, {"dropout": 1.0}, {"r": 2.0}])
+def test_bad_settings_are_refused_before_any_change(settings):
+    model = toy_model()
+    snapshot = weights_snapshot(model)
+    with pytest.raises(ValueError):
+        inject_lora(model, ["q_proj"], **settings)
+    assert not list(lora_layers(model))
+    assert_same_weights(model, snapshot)
+
+
+def test_numpy_rank_is_accepted():
+    model = toy_model()
+    inject_lora(model, ["q_proj"], r=np.int32(3))
+    assert model.blocks[0].attn.q_proj.r == 3
+
+
+def test_all_linear_matches_peft_on_a_plain_module():
+    # A model without get_output_embeddings(): PEFT adapts every linear layer, head included.
+    model = toy_model()
+    names = inject_lora(model, "all-linear", r=2)
+    theirs = peft.get_peft_model(toy_model(), peft.LoraConfig(r=2, target_modules="all-linear"))
+    assert sorted(names) == sorted(theirs.targeted_module_names)
+    assert len(names) == 13 and "head" in names
+
+
+def tiny_gpt2(tied=True):
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=32,
+                                      n_positions=8, tie_word_embeddings=tied)).eval()
+
+
+def test_all_linear_leaves_out_the_output_layer():
+    model = tiny_gpt2()
+    names = inject_lora(model, "ALL-LINEAR", r=2)       # case-insensitive, as in PEFT
+    assert names == ["transformer.h.0.attn.c_attn", "transformer.h.0.attn.c_proj",
+                     "transformer.h.0.mlp.c_fc", "transformer.h.0.mlp.c_proj"]
+
+
+def test_all_linear_without_linear_layers_says_what_exists():
+    model = nn.Sequential(nn.Embedding(5, 3), nn.ReLU())
+    with pytest.raises(ValueError, match=r"found no nn.Linear or Conv1D.*0 \(Embedding\)"):
+        inject_lora(model, "all-linear")
+
+
+def test_a_bare_linear_root_is_told_to_wrap_it_directly():
+    with pytest.raises(ValueError, match=r"matched no module.*itself is a single Linear.*"
+                                         r"LoRALinear\(model"):
+        inject_lora(nn.Linear(4, 4), ["q_proj"])
+
+
+def test_no_match_in_gpt2_lists_its_conv1d_and_embedding_names():
+    model = GPT2Model(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=32, n_positions=8))
+    with pytest.raises(ValueError) as err:
+        inject_lora(model, ["q_proj", "v_proj"])
+    message = str(err.value)
+    assert "h.0.attn.c_attn (Conv1D)" in message and "wte (Embedding)" in message
+    assert "'c_attn'" in message and "[]" not in message
+
+
+def test_nothing_adaptable_is_said_plainly():
+    with pytest.raises(ValueError, match="has no nn.Linear, Conv1D or nn.Embedding"):
+        inject_lora(nn.Sequential(nn.ReLU()), ["q_proj"])
+
+
+def test_tied_output_layer_warns_and_merging_is_refused():
+    model = tiny_gpt2()
+    ids = torch.tensor([[1, 5, 7, 2]])
+    embeddings = model.transformer.wte.weight.detach().clone()
+    with pytest.warns(UserWarning, match=r"lm_head is shared with \['transformer.wte'\]"):
+        inject_lora(model, ["lm_head", "c_attn"], r=2)
+    randomize_lora_b(model)
+    layer = model.lm_head
+    hidden = model.transformer(ids).last_hidden_state
+    expected = hidden @ (embeddings + layer.delta_weight()).T      # wte itself unchanged
+    torch.testing.assert_close(model(ids).logits, expected, rtol=1e-5, atol=1e-5)
+    snapshot = weights_snapshot(model)
+    for merge in (merge_lora, merge_and_unload, lambda m: m.lm_head.merge()):
+        with pytest.raises(RuntimeError, match="shared with"):
+            merge(model)
+        assert_same_weights(model, snapshot)
+        assert not any(layer.merged for _, layer in lora_layers(model))
+    assert torch.equal(model.transformer.wte.weight, embeddings)
+
+
+def test_untied_output_layer_merges_normally():
+    model = tiny_gpt2(tied=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # no weight-tying warning
+        inject_lora(model, ["lm_head"], r=2)
+    randomize_lora_b(model)
+    merge_lora(model)
+    assert model.lm_head.merged
+
+
+def test_merge_lora_on_the_meta_device_is_refused_before_any_change():
+    with torch.device("meta"):
+        model = toy_model()
+    inject_lora(model, ["q_proj"], r=2)
+    with pytest.raises(RuntimeError, match="meta device.*no layer was merged"):
+        merge_lora(model)
+    assert not any(layer.merged for _, layer in lora_layers(model))
+
+
+def test_embeddings_and_conv1d_are_trainable_lora_parameters():
+    model = tiny_gpt2(tied=False)
+    inject_lora(model, ["wte", "c_fc"], r=2)
+    mark_only_lora_as_trainable(model)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"transformer.wte.lora_embedding_A", "transformer.wte.lora_embedding_B",
+                         "transformer.h.0.mlp.c_fc.lora_A.weight",
+                         "transformer.h.0.mlp.c_fc.lora_B.weight"}
+    assert {n for n, _ in lora_parameters(model)} == trainable

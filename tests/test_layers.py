@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+import peft
 import pytest
 import torch
 from hypothesis import given, settings
@@ -136,3 +138,105 @@ def test_gradients_reach_only_a_and_b():
     # With B = 0 the first gradient of A is zero, but B's is not: training can start.
     assert torch.count_nonzero(layer.lora_A.weight.grad) == 0
     assert torch.count_nonzero(layer.lora_B.weight.grad) > 0
+
+
+@pytest.mark.parametrize("alpha, message", [
+    (float("nan"), "alpha must be finite"), (float("inf"), "alpha must be finite"),
+    (-float("inf"), "alpha must be finite"), ("16", "alpha must be a number"),
+    (True, "alpha must be a number"), (None, "alpha must be a number"),
+])
+def test_bad_alpha_is_refused_at_construction(alpha, message):
+    with pytest.raises(ValueError, match=message):
+        LoRALinear(nn.Linear(4, 4), r=2, alpha=alpha)
+
+
+@pytest.mark.parametrize("use_rslora", ["no", "false", 0, 1, None])
+def test_use_rslora_must_be_a_real_bool(use_rslora):
+    with pytest.raises(ValueError, match="use_rslora must be True or False"):
+        LoRALinear(nn.Linear(4, 4), r=2, alpha=2, use_rslora=use_rslora)
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0, 1.5, float("nan"), "0.1", True, None])
+def test_bad_dropout_is_refused(dropout):
+    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
+        LoRALinear(nn.Linear(4, 4), r=2, alpha=2, dropout=dropout)
+
+
+def test_numpy_numbers_are_accepted_as_plain_python_values():
+    layer = LoRALinear(nn.Linear(4, 4), r=np.int64(2), alpha=np.float32(3.0),
+                       dropout=np.float64(0.25))
+    assert type(layer.r) is int and layer.r == 2
+    assert type(layer.alpha) is float and layer.scaling == 1.5
+    assert layer.lora_dropout.p == 0.25
+    assert "alpha=3.0" in repr(layer)
+
+
+def dropout_layer(p=0.5):
+    torch.manual_seed(0)
+    layer = LoRALinear(nn.Linear(16, 8), r=4, alpha=4, dropout=p)
+    nn.init.normal_(layer.lora_B.weight)
+    return layer, torch.randn(64, 16, generator=torch.Generator().manual_seed(1))
+
+
+def test_train_mode_drops_on_the_lora_path_only():
+    layer, x = dropout_layer()
+    layer.train()
+    torch.manual_seed(7)
+    out = layer(x)
+    torch.manual_seed(7)
+    dropped = torch.nn.functional.dropout(x, 0.5, training=True)   # the same mask
+    assert (dropped == 0).float().mean().item() == pytest.approx(0.5, abs=0.1)
+    expected = layer.base_layer(x) + layer.lora_B(layer.lora_A(dropped)) * layer.scaling
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    layer.eval()
+    assert not torch.allclose(out, layer(x), atol=1e-3)       # dropout changed something
+
+
+def test_eval_mode_does_not_drop():
+    layer, x = dropout_layer()
+    layer.eval()
+    expected = layer.base_layer(x) + layer.lora_B(layer.lora_A(x)) * layer.scaling
+    assert torch.equal(layer(x), expected)
+    assert torch.equal(layer(x), layer(x))
+
+
+def test_dropout_matches_peft_under_the_same_seed():
+    layer, x = dropout_layer(p=0.3)
+
+    class Holder(nn.Module):
+        def __init__(self, linear):
+            super().__init__()
+            self.proj = linear
+
+    theirs = peft.get_peft_model(Holder(nn.Linear(16, 8)), peft.LoraConfig(
+        r=4, lora_alpha=4, lora_dropout=0.3, target_modules=["proj"]))
+    target = theirs.base_model.model.proj
+    with torch.no_grad():
+        target.base_layer.weight.copy_(layer.base_layer.weight)
+        target.base_layer.bias.copy_(layer.base_layer.bias)
+        target.lora_A["default"].weight.copy_(layer.lora_A.weight)
+        target.lora_B["default"].weight.copy_(layer.lora_B.weight)
+    layer.train()
+    target.train()
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        ours = layer(x)
+        torch.manual_seed(seed)
+        torch.testing.assert_close(ours, target(x), rtol=1e-5, atol=1e-6)
+
+
+def test_merging_on_the_meta_device_is_a_clear_error():
+    with torch.device("meta"):
+        layer = LoRALinear(nn.Linear(8, 8), r=2, alpha=2)
+    with pytest.raises(RuntimeError, match="Cannot merge on the meta device"):
+        layer.merge()
+    assert not layer.merged
+
+
+def test_merging_a_shared_weight_is_refused():
+    layer = make_layer(6, 5, 2, 4)
+    layer.weight_shared_with = ("embeddings",)
+    w0 = layer.base_layer.weight.clone()
+    with pytest.raises(RuntimeError, match=r"shared with \['embeddings'\]"):
+        layer.merge()
+    assert torch.equal(layer.base_layer.weight, w0) and not layer.merged
