@@ -1,7 +1,6 @@
 """The question bank validates and lints clean; one display order derived from the id; exact
 numeric grading; and every kind of malformed file is reported with its file, line and id."""
 
-import hashlib
 import subprocess
 import sys
 import textwrap

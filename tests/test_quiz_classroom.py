@@ -1,7 +1,6 @@
 """The instructor's summary of a folder of learners' answer files: per question how many
 answered, first-try correct %, the most chosen wrong option; a table and a PNG chart."""
 
-import json
 import subprocess
 import sys
 
