@@ -17,10 +17,15 @@ HTML for GitHub, nbviewer and HTML exports, where widgets cannot run. The widget
 holds a random model id, which nbval ignores; the static HTML and the plain-text repr
 depend only on the quiz file, so a notebook that shows a quiz re-runs to identical output.
 
+Options are labelled A, B, C, ... in the bank's one display order (see
+:func:`lora_tutorial.quiz.bank.display_order`), the same as in the static copy, the
+terminal, the handout and the answer key. A number that cannot be read (``1,5``, ``²``)
+gets a message saying how to type it, and is not counted as an attempt.
+
 Every widget is an attribute, so tests and curious learners can drive a quiz from
 Python: set ``question.choice.value`` (or ``question.checkboxes[i].value``, or
 ``question.number.value``), call ``question.check_button.click()`` and read
-``question.feedback.value``.
+``question.feedback.value``. Choice values are display positions: 0 is option A.
 """
 
 from __future__ import annotations
