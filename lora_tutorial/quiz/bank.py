@@ -376,7 +376,8 @@ def lint(quizzes: Sequence[Quiz]) -> list[Problem]:
                 problems.append(Problem(where, f"position balance: {count} of {len(singles)} "
                                         f"single-answer correct options ({count / len(singles):.0%}"
                                         f", at most {MAX_POSITION_SHARE:.0%}) are shown at "
-                                        f"{option_letter(position)}: {ids}"))
+                                        f"{option_letter(position)}; move the correct option to "
+                                        f"another place in the file for a few of: {ids}"))
     words = [(quiz, q, _words(q)) for quiz, q in located]
     for (quiz_a, a, words_a), (quiz_b, b, words_b) in itertools.combinations(words, 2):
         overlap = len(words_a & words_b) / max(1, len(words_a | words_b))
