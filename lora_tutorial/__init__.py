@@ -1,55 +1,61 @@
 """LoRA from scratch: the helper package of the hands-on LoRA course.
 
 Read it in this order: ``layers`` (the LoRA layer; ``layers_hf`` adds GPT-2's ``Conv1D`` and
-embeddings), ``inject`` (putting layers into a
-model), ``counting`` (what it saves), ``adapters`` (saving and loading), ``lowrank`` (why
-low rank is enough), ``measure`` (timing and memory), ``device`` (CPU or GPU). The course's
+embeddings), ``inject`` (putting layers into a model), ``counting`` (what it saves),
+``adapters`` (saving and loading), ``lowrank`` (why low rank is enough), ``measure`` (timing and memory), ``device`` (CPU or GPU). The course's
 pretrained model and its data live in ``models``, ``data``, ``training`` and ``pretrain``.
+
+Every name in ``_EXPORTS`` is importable from the package root (``from lora_tutorial import
+LoRALinear``), but a submodule is imported only when one of its names is first used
+(PEP 562's module ``__getattr__``). So ``import lora_tutorial.quiz`` never pays for
+PyTorch or scikit-learn: the quiz engine needs neither.
 """
 
-from .adapters import (
-    adapter_config,
-    check_adapter_config,
-    load_adapter,
-    lora_state_dict,
-    read_adapter,
-    save_adapter,
-)
-from .counting import (
-    ParameterCount,
-    TrainingMemory,
-    count_parameters,
-    format_bytes,
-    gradient_bytes,
-    lora_parameter_count,
-    markdown_table,
-    optimizer_state_bytes,
-    training_memory,
-)
-from .data import TASKS, TaskData, load_digits_split, load_task
-from .device import get_device
-from .inject import (
-    disable_lora,
-    find_target_modules,
-    inject_lora,
-    linear_module_names,
-    lora_layers,
-    lora_parameters,
-    mark_only_lora_as_trainable,
-    merge_and_unload,
-    merge_lora,
-    unmerge_lora,
-)
-from .layers import LoRALayer, LoRALinear, check_lora_settings, lora_scaling
-from .layers_hf import LoRAConv1D, LoRAEmbedding
-from .lowrank import (
-    energy_kept,
-    low_rank_approximation,
-    rank_for_energy,
-    relative_error,
-    singular_values,
-    subspace_similarity,
-)
-from .measure import file_size, peak_memory_bytes, time_interleaved
-from .models import TinyViT, TinyViTConfig, load_pretrained, load_pretrained_info, save_pretrained
-from .training import evaluate, make_optimizer, train, train_step
+from __future__ import annotations
+
+import importlib
+
+#: Which submodule defines each public name.
+_EXPORTS = {
+    "adapters": ("adapter_config", "check_adapter_config", "load_adapter", "lora_state_dict",
+                 "read_adapter", "save_adapter"),
+    "counting": ("ParameterCount", "TrainingMemory", "count_parameters", "format_bytes",
+                 "gradient_bytes", "lora_parameter_count", "markdown_table",
+                 "optimizer_state_bytes", "training_memory"),
+    "data": ("TASKS", "TaskData", "load_digits_split", "load_task"),
+    "device": ("get_device",),
+    "inject": ("disable_lora", "find_target_modules", "inject_lora", "linear_module_names",
+               "lora_layers", "lora_parameters", "mark_only_lora_as_trainable", "merge_and_unload", "merge_lora",
+               "unmerge_lora"),
+    "layers": ("LoRALayer", "LoRALinear", "check_lora_settings", "lora_scaling"),
+    "layers_hf": ("LoRAConv1D", "LoRAEmbedding"),
+    "lowrank": ("energy_kept", "low_rank_approximation", "rank_for_energy", "relative_error",
+                "singular_values", "subspace_similarity"),
+    "measure": ("file_size", "peak_memory_bytes", "time_interleaved"),
+    "models": ("TinyViT", "TinyViTConfig", "load_pretrained", "load_pretrained_info",
+               "save_pretrained"),
+    "training": ("evaluate", "make_optimizer", "train", "train_step"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    """Import the submodule that defines ``name`` on first use, then cache the name here.
+
+    Submodules themselves (``lora_tutorial.layers``) are imported on first use too, as
+    they were when this file imported them all eagerly.
+    """
+    if name in _EXPORTS:
+        return importlib.import_module(f".{name}", __name__)
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

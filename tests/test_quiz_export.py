@@ -1,16 +1,22 @@
-"""Exports, checked structurally: handout (no answers), answer key (everything), Moodle GIFT."""
+"""Exports, checked structurally: handout (no answers), answer key (everything), Moodle GIFT,
+IMS QTI 1.2 (parsed with xml.etree); all in the one display order, with HTML escaped."""
 
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from lora_tutorial.quiz import (
-    Option, Question, Quiz, available_quizzes, load_quiz, to_gift, to_key, to_markdown,
+    Option, Question, Quiz, available_quizzes, load_quiz, to_gift, to_key, to_markdown, to_qti,
 )
-from lora_tutorial.quiz.export import gift_escape
+from lora_tutorial.quiz.bank import option_letter
+from lora_tutorial.quiz.export import escape_markdown_html, gift_escape
+
+QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
 
 
 def cli(*args, **kwargs):
@@ -35,8 +41,8 @@ def test_handout_has_questions_and_options_but_no_answers(bank):
         assert question.question.strip() in text
         assert question.explanation.strip() not in text
         assert question.hint.strip() not in text
-        for option in question.options:
-            assert f"- [ ] {option.text}" in text
+        for i, option in enumerate(question.options):
+            assert f"- [ ] **{option_letter(i)}.** {escape_markdown_html(option.text)}" in text
             assert option.feedback.strip() not in text
     assert "[x]" not in text
     assert text.count("- [ ] ") == sum(len(q.options) for q in questions)
@@ -50,10 +56,10 @@ def test_answer_key_has_answers_feedback_hints_and_explanations(bank):
     questions = all_questions(bank)
     for question in questions:
         assert f"(`{question.id}`, {question.type})" in text
-        assert f"**Explanation:** {question.explanation.strip()}" in text
-        assert f"**Hint:** {question.hint.strip()}" in text
+        assert f"**Explanation:** {escape_markdown_html(question.explanation.strip())}" in text
+        assert f"**Hint:** {escape_markdown_html(question.hint.strip())}" in text
         for option in question.options:
-            assert option.feedback.strip() in text
+            assert escape_markdown_html(option.feedback.strip()) in text
     assert text.count("- [x] ") == sum(len(q.correct_indices) for q in questions)
     assert text.count("- [ ] ") == sum(len(q.options) - len(q.correct_indices) for q in questions)
     assert "**Answer:** 37,748,736 (± 0)" in text
@@ -131,3 +137,118 @@ def test_export_command_defaults_to_the_whole_bank():
     assert result.returncode == 0, result.stderr
     titles = [line[2:] for line in result.stdout.splitlines() if line.startswith("# ")]
     assert titles == [load_quiz(name).title for name in available_quizzes()]
+
+
+def test_every_export_shows_the_options_in_the_one_display_order(bank):
+    handout, key, gift = to_markdown(bank), to_key(bank), to_gift(bank)
+    items = {item.get("ident"): item for item in ET.fromstring(to_qti(bank)).iter(QTI + "item")}
+    for question in all_questions(bank):
+        if question.type == "numeric":
+            continue
+        texts = [escape_markdown_html(o.text) for o in question.options]
+        for document in (handout, key):
+            positions = [document.index(f"**{option_letter(i)}.** {t}", document.index(
+                question.question.strip()[:40].replace("<", "&lt;")))
+                for i, t in enumerate(texts)]
+            assert positions == sorted(positions), question.id
+        block = next(b for b in gift_blocks(gift) if b.startswith(f"::{question.id}::"))
+        shown = [gift_escape(o.text) for o in question.options]
+        assert [block.index(t) for t in shown] == sorted(block.index(t) for t in shown)
+        labels = items[question.id].iter(QTI + "response_label")
+        assert [label.get("ident") for label in labels] == [
+            option_letter(i) for i in range(len(question.options))]
+        right = "; ".join(f"{option_letter(i)}. {question.options[i].text}"
+                          for i in sorted(question.correct_indices))
+        assert f"**Answer:** {escape_markdown_html(right)}" in key
+
+
+def test_answer_key_letters_name_the_correct_options(bank):
+    key = to_key(bank)
+    (summary,) = load_quiz("final", ids=["final-summary"]).questions
+    (right,) = summary.correct_indices
+    assert f"- [x] **{option_letter(right)}.** {summary.options[right].text}" in key
+
+
+def tricky_quiz():
+    danger = "<script>alert(1)</script> & `<code>` stays"
+    return Quiz("t", "T <b>", Path("t.yaml"), (
+        Question("q-1", "single", danger, danger, danger,
+                 (Option("%50% sure", True, danger), Option("<img src=x>", False, "no"))),
+        Question("q-2", "numeric", "How many?", "h", "e", answer=0.39, tolerance=0.01),
+    ))
+
+
+def test_markdown_and_key_escape_raw_html_outside_code():
+    for text in (to_markdown([tricky_quiz()]), to_key([tricky_quiz()])):
+        assert "<script>" not in text and "<img" not in text and "T <b>" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; `<code>` stays" in text
+
+
+def test_gift_does_not_read_a_leading_percent_as_a_weight():
+    text = to_gift([tricky_quiz()])
+    assert "\t=&\\#37;50% sure#" in text
+    assert not re.search(r"^\t[=~]%", text, re.M)
+
+
+def qti_items(text):
+    root = ET.fromstring(text)
+    assert root.tag == QTI + "questestinterop"
+    return {item.get("ident"): item for item in root.iter(QTI + "item")}
+
+
+def test_qti_has_one_item_per_question_with_scoring_and_feedback(bank):
+    items = qti_items(to_qti(bank))
+    questions = all_questions(bank)
+    assert list(items) == [q.id for q in questions]
+    for question in questions:
+        item = items[question.id]
+        kind = item.find(f".//{QTI}fieldentry").text
+        assert kind == {"single": "multiple_choice_question", "multiple":
+                        "multiple_answers_question", "numeric": "numerical_question"}[question.type]
+        mattext = item.find(f"{QTI}presentation/{QTI}material/{QTI}mattext")
+        assert mattext.get("texttype") == "text/html" and mattext.text.strip()
+        scoring = [c for c in item.iter(QTI + "respcondition") if c.find(f"{QTI}setvar") is not None]
+        assert len(scoring) == 1 and scoring[0].find(f"{QTI}setvar").text == "100"
+        feedback = {f.get("ident") for f in item.iter(QTI + "itemfeedback")}
+        assert "general_fb" in feedback
+        if question.type == "numeric":
+            low = scoring[0].find(f".//{QTI}vargte").text
+            high = scoring[0].find(f".//{QTI}varlte").text
+            assert float(low) <= question.answer <= float(high)
+            continue
+        cardinality = item.find(f".//{QTI}response_lid").get("rcardinality")
+        assert cardinality == ("Single" if question.type == "single" else "Multiple")
+        wanted = {option_letter(i) for i in question.correct_indices}
+        condition = scoring[0].find(f"{QTI}conditionvar/{QTI}and")
+        positive = {v.text for v in condition.findall(f"{QTI}varequal")}
+        negative = {v.text for v in condition.findall(f"{QTI}not/{QTI}varequal")}
+        assert positive == wanted and positive | negative == {
+            option_letter(i) for i in range(len(question.options))}
+        assert feedback == {"general_fb"} | {f"{option_letter(i)}_fb"
+                                             for i in range(len(question.options))}
+
+
+def test_qti_numeric_bounds_are_exact_decimals():
+    items = qti_items(to_qti([tricky_quiz()]))
+    scoring = items["q-2"]
+    assert scoring.find(f".//{QTI}vargte").text == "0.38"
+    assert scoring.find(f".//{QTI}varlte").text == "0.40"
+
+
+def test_qti_zip_package_has_a_manifest_and_one_file_per_quiz(tmp_path, bank):
+    out = tmp_path / "bank.zip"
+    result = cli("export", "--format", "qti", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        manifest = ET.fromstring(archive.read("imsmanifest.xml"))
+        hrefs = [f.get("href") for f in manifest.iter() if f.tag.endswith("file")]
+        assert hrefs == [f"{quiz.name}/{quiz.name}.xml" for quiz in bank]
+        for quiz, href in zip(bank, hrefs):
+            assert list(qti_items(archive.read(href))) == [q.id for q in quiz.questions]
+
+
+def test_export_to_an_unwritable_path_is_a_message_not_a_traceback(tmp_path):
+    for target in (tmp_path / "missing" / "dir" / "x.md", tmp_path):
+        result = cli("export", "--format", "key", "final", "-o", str(target))
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "Cannot write" in result.stderr

@@ -1,4 +1,6 @@
-"""Learner progress: written to the file named by the environment variable, never the repo."""
+"""Learner progress: written to the file named by the environment variable, never the repo;
+no answer lost when two kernels write at once; broken files moved aside, never overwritten;
+the learner's export file for the instructor."""
 
 import json
 import os
@@ -9,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lora_tutorial.quiz import progress, progress_path, reset_progress
-from lora_tutorial.quiz.progress import PROGRESS_ENV, load_progress, record_answer
+from lora_tutorial.quiz import QuizError, export_answers, progress, progress_path, reset_progress
+from lora_tutorial.quiz.progress import PROGRESS_ENV, VERSION, load_progress, record_answer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,15 +44,18 @@ def test_default_path_is_in_the_user_data_directory(monkeypatch):
 
 
 def test_records_attempts_and_first_try(path):
-    record_answer("02_low_rank", "Low rank", "lr-rank-definition", False)
-    record_answer("02_low_rank", "Low rank", "lr-rank-definition", True)
+    assert record_answer("02_low_rank", "Low rank", "lr-rank-definition", False, ["Wrong"]) is None
+    record_answer("02_low_rank", "Low rank", "lr-rank-definition", True, ["Right"])
     record_answer("02_low_rank", "Low rank", "lr-spectra", True)
+    record_answer("02_low_rank", "Low rank", "lr-product-rank", False, "5")
     data = json.loads(path.read_text())
-    assert data["version"] == 1
+    assert data["version"] == VERSION == 2
     questions = data["quizzes"]["02_low_rank"]["questions"]
     assert questions["lr-rank-definition"] == {
-        "attempts": 2, "first_try_correct": False, "correct": True}
+        "attempts": 2, "first_try_correct": False, "correct": True,
+        "answers": [{"chosen": ["Wrong"], "correct": False}, {"chosen": ["Right"], "correct": True}]}
     assert questions["lr-spectra"] == {"attempts": 1, "first_try_correct": True, "correct": True}
+    assert questions["lr-product-rank"]["answers"] == [{"chosen": "5", "correct": False}]
 
 
 def test_progress_table_per_notebook(path):
@@ -82,19 +87,91 @@ def test_reset_one_quiz_or_everything(path):
     reset_progress()  # nothing to reset is fine
 
 
-def test_unreadable_file_warns_and_counts_as_empty(path):
+@pytest.mark.parametrize("content, reason", [
+    ("{not json", "is not valid JSON"),
+    ("[1, 2]", "is not a JSON object"),
+    ('{"quizzes": {"final": {"title": "F", "questions": {"q": {"attempts": "3", '
+     '"first_try_correct": true, "correct": true}}}}}', "'attempts' is not a whole number"),
+    ('{"quizzes": {"final": {"title": "F", "questions": ["q"]}}}', "not a mapping"),
+    ('{"quizzes": {"final": {"title": "F", "questions": {"q": {"attempts": 1, '
+     '"first_try_correct": "yes", "correct": true}}}}}', "'first_try_correct' is not true"),
+])
+def test_a_broken_file_is_moved_aside_with_a_message(path, content, reason):
     path.parent.mkdir(parents=True)
-    path.write_text("{not json")
-    with pytest.warns(UserWarning, match="unreadable quiz progress"):
+    path.write_text(content)
+    with pytest.warns(UserWarning, match=reason):
         assert load_progress() == {}
+    (aside,) = path.parent.glob("progress.json.broken-*")
+    assert aside.read_text() == content and not path.exists()
+    path.write_text(content)
+    note = record_answer("final", "Final", "final-summary", True)
+    assert reason in note and "moved to progress.json.broken-" in note
+    assert len(list(path.parent.glob("progress.json.broken-*"))) == 2
+    assert load_progress()["final"]["questions"]["final-summary"]["attempts"] == 1
 
 
-def test_unwritable_location_warns_instead_of_failing(monkeypatch, tmp_path):
+def test_wrong_types_never_silence_the_check_button(path):
+    from lora_tutorial.quiz import QuizWidget, load_quiz
+
+    path.parent.mkdir(parents=True)
+    path.write_text('{"version": 1, "quizzes": {"final": {"title": "F", "questions": '
+                    '{"final-count": {"attempts": "x", "first_try_correct": 1, "correct": 0}}}}}')
+    widget = QuizWidget(load_quiz("final", ids=["final-count"]))
+    question = widget.questions[0]
+    question.number.value = "241,664"
+    question.check_button.click()
+    assert "Right." in question.feedback.value and "moved to progress.json.broken-" in \
+        question.feedback.value
+    assert load_progress()["final"]["questions"]["final-count"]["attempts"] == 1
+
+
+def test_unwritable_location_gives_a_note_instead_of_failing(monkeypatch, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     monkeypatch.setenv(PROGRESS_ENV, str(blocker / "progress.json"))
-    with pytest.warns(UserWarning, match="Could not record quiz progress"):
-        record_answer("final", "Final", "final-summary", True)
+    note = record_answer("final", "Final", "final-summary", True)
+    assert note.startswith("Could not record quiz progress")
+
+
+def test_reset_on_an_unwritable_path_is_a_message(monkeypatch, tmp_path):
+    folder = tmp_path / "progress.json"
+    folder.mkdir()  # a folder where the file should be: unlink fails
+    (folder / "keep").write_text("")
+    monkeypatch.setenv(PROGRESS_ENV, str(folder))
+    with pytest.raises(QuizError, match="Cannot reset the quiz progress"):
+        reset_progress()
+    result = cli("progress", "--reset")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Cannot reset" in result.stderr
+
+
+WRITER = """
+import sys
+from lora_tutorial.quiz.progress import record_answer
+for i in range(150):
+    record_answer("q" + sys.argv[1], "T", f"id-{i}", i % 2 == 0, [f"option {i}"])
+"""
+
+
+def test_two_processes_writing_at_once_lose_no_answer(path):
+    workers = [subprocess.Popen([sys.executable, "-c", WRITER, name]) for name in ("a", "b")]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+    recorded = load_progress()
+    assert {name: len(entry["questions"]) for name, entry in recorded.items()} == {
+        "qa": 150, "qb": 150}
+
+
+def test_export_answers_writes_a_small_named_file(path, tmp_path):
+    record_answer("final", "Final", "final-summary", False, ["Wrong one"])
+    target = export_answers(tmp_path / "alice.json", name="Alice B.")
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert data["format"] == "lora_tutorial.answers" and data["learner"] == "Alice B."
+    assert data["quizzes"] == load_progress()
+    assert json.loads(export_answers(tmp_path / "bob.json").read_text())["learner"] == "bob"
+    result = cli("answers", "-o", str(tmp_path / "carol.json"), "--name", "Carol")
+    assert result.returncode == 0 and "carol.json" in result.stdout
+    with pytest.raises(QuizError, match="Cannot write"):
+        export_answers(tmp_path)  # a folder, not a file
 
 
 def test_progress_command_shows_and_resets(path):

@@ -1,4 +1,5 @@
-"""The terminal runner with scripted input: all right, all wrong, hints, bad input, end of input."""
+"""The terminal runner with scripted input: all right, all wrong, hints, bad input (never a
+traceback), end of input; options lettered in the bank's one display order."""
 
 import io
 import json
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 from lora_tutorial.quiz import load_quiz, run_quiz
+from lora_tutorial.quiz.bank import option_letter
 
 IDS = ["count-formula", "count-square-fraction", "count-1024"]  # single, multiple, numeric
 
@@ -68,8 +70,8 @@ def test_all_wrong_shows_feedback_and_the_right_answer(quiz):
     single, multiple, numeric = quiz.questions
     chosen = single.options[int(wrong_reply(single)) - 1]
     assert f"wrong: {chosen.feedback.strip()}" in text
-    right = [single.options[i].text for i in single.correct_indices]
-    assert f"Answer: {right[0]}" in text
+    (right,) = single.correct_indices
+    assert f"Answer: {option_letter(right)}. {single.options[right].text}" in text
     assert "Result: not quite, 9,192 is too high." in text
     assert "Answer: 8,192 (± 0)" in text
     assert text.rstrip().endswith("Score: 0/3 correct.")
@@ -128,10 +130,42 @@ def _first_order(seed, n):
     return order
 
 
-def test_authored_order_without_seed(quiz):
+def test_display_order_and_letters_without_seed(quiz):
     _, text = run(quiz, [])
-    for number, option in enumerate(quiz.questions[0].options, start=1):
-        assert f"  {number}) {option.text}" in text
+    for number, option in enumerate(quiz.questions[0].options):
+        assert f"  {option_letter(number)}) {option.text}" in text
+
+
+def test_letters_and_numbers_are_both_accepted(quiz):
+    single, multiple, numeric = quiz.questions
+    (right,) = single.correct_indices
+    letters = ",".join(option_letter(i).lower() for i in sorted(multiple.correct_indices))
+    score, _ = run(quiz, [option_letter(right), letters, "8192"])
+    assert score.correct == 3
+    score, _ = run(quiz, [str(right + 1), right_reply(multiple), "8 192"])
+    assert score.correct == 3
+
+
+NASTY = ["²", "1e99999", "\x00", "💥", "٣", "%s%n", "\u202e1", "NaN", "inf", "--", "1,5",
+         "h\x1b[2J"]
+NOT_AN_OPTION = ["9" * 5000, "-1", "0", "1" * 20, "A1"]  # numbers, but not option numbers
+
+
+def test_nothing_typed_ever_raises(quiz):
+    for question in quiz.questions:
+        lines = NASTY + (NOT_AN_OPTION if question.options else []) + [right_reply(question)]
+        one = type(quiz)(quiz.name, quiz.title, quiz.path, (question,))
+        score, text = run(one, lines)
+        assert score.correct == 1 and "Traceback" not in text, question.id
+    _, text = run(type(quiz)(quiz.name, quiz.title, quiz.path, (quiz.questions[2],)), ["1,5"])
+    assert "a comma separates thousands" in text
+
+
+def test_bytes_that_are_not_utf8_give_no_traceback():
+    result = subprocess.run([sys.executable, "-m", "lora_tutorial.quiz", "run", "final"],
+                            input=b"\xff\xfe\x80\n\xc3\n", capture_output=True)
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+    assert b"Please answer as asked above" in result.stdout
 
 
 def test_answers_are_recorded(quiz, private_progress):

@@ -1,5 +1,8 @@
 """The notebook quiz, driven from Python: select, Hint, Check, Try again, read the feedback;
-and the static HTML copy that GitHub and nbviewer show."""
+and the static HTML copy that GitHub and nbviewer show.
+
+The tests use their own small quiz (written to a temporary file), not the shipped bank, so
+rewriting the bank's questions never breaks them."""
 
 import json
 import re
@@ -9,10 +12,43 @@ import pytest
 
 import lora_tutorial.display
 from lora_tutorial.quiz import QuizWidget, load_quiz, show
-from lora_tutorial.quiz.render import inline_html, markdown_to_html, plain_text, static_quiz_html
+from lora_tutorial.quiz.bank import option_letter
+from lora_tutorial.quiz.render import (
+    inline_html, markdown_to_html, option_label, plain_text, static_quiz_html,
+)
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-IDS = ["count-formula", "count-square-fraction", "count-1024"]  # single, multiple, numeric
+IDS = ["fx-single", "fx-multiple", "fx-numeric"]
+
+FIXTURE = """\
+title: Counting, a fixture
+questions:
+  - id: fx-single
+    type: single
+    question: How many trainable parameters does LoRA add to a `d×k` matrix?
+    hint: Count the entries of A (r×k) and of B (d×r).
+    options:
+      - {text: "`r·(d + k)`", correct: true, feedback: "Right: r·k + d·r."}
+      - {text: "`2·r·d`", correct: false, feedback: "Only for square matrices."}
+      - {text: "`d·k`", correct: false, feedback: "That is the frozen matrix itself."}
+    explanation: A has r·k entries and **B** has d·r.
+  - id: fx-multiple
+    type: multiple
+    question: Which hold for a square d×d weight?
+    hint: The fraction is 2r/d.
+    options:
+      - {text: "Bigger d trains a smaller fraction", correct: true, feedback: "Right, like 1/d."}
+      - {text: "Doubling r doubles the count", correct: true, feedback: "Right, linear in r."}
+      - {text: "Doubling d doubles the fraction", correct: false, feedback: "It halves."}
+    explanation: r·(d + k) is linear while d·k is quadratic.
+  - id: fx-numeric
+    type: numeric
+    question: How many parameters does r = 4 add to a 1024×1024 layer?
+    hint: r·(d + k).
+    answer: 8192
+    tolerance: 0
+    explanation: 4 × 2048 = 8,192.
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +57,15 @@ def _private_progress(private_progress):
 
 
 @pytest.fixture
-def quiz():
-    return QuizWidget(load_quiz("04_counting_parameters", ids=IDS))
+def quiz_file(tmp_path):
+    path = tmp_path / "fixture_quiz.yaml"
+    path.write_text(FIXTURE, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def quiz(quiz_file):
+    return QuizWidget(load_quiz(quiz_file))
 
 
 def wrong_index(question):
@@ -34,18 +77,22 @@ def test_one_vbox_holds_title_every_question_and_the_score(quiz):
     assert [q.question.id for q in quiz.questions] == IDS
     assert quiz.box.children[1:-1] == tuple(q.box for q in quiz.questions)
     assert quiz.box.children[-1] is quiz.score
-    assert "Counting parameters" in quiz.box.children[0].value
+    assert "Counting, a fixture" in quiz.box.children[0].value
 
 
 def test_each_type_gets_its_input_widget(quiz):
     single, multiple, numeric = quiz.questions
     assert isinstance(single.choice, widgets.RadioButtons) and single.choice.value is None
     labels = [label for label, _ in single.choice.options]
-    assert labels == [plain_text(o.text) for o in single.question.options]
+    assert labels == [f"{option_letter(i)}. {plain_text(o.text)}"
+                      for i, o in enumerate(single.question.options)]
+    assert labels == [option_label(i, o.text) for i, o in enumerate(single.question.options)]
+    assert all("`" not in label for label in labels)
     descriptions = [box.description for box in multiple.checkboxes]
-    assert descriptions == [plain_text(o.text) for o in multiple.question.options]
+    assert descriptions == [option_label(i, o.text)
+                            for i, o in enumerate(multiple.question.options)]
     assert isinstance(numeric.number, widgets.Text)
-    assert single.question.question in single.prompt.value
+    assert markdown_to_html(single.question.question) in single.prompt.value
     assert "Question 1 of 3" in single.prompt.value
 
 
@@ -119,9 +166,15 @@ def test_multiple_choice_marks_each_chosen_option_and_counts_missed_ones(quiz):
 
 def test_numeric_accepts_commas_and_says_too_high_or_low(quiz):
     question = quiz.questions[2]
-    question.number.value = "not a number"
+    question.number.value = ""
     question.check_button.click()
     assert "Type a number first" in question.feedback.value and question.attempts == 0
+    question.number.value = "not a number"
+    question.check_button.click()
+    assert "is not a number" in question.feedback.value and question.attempts == 0
+    question.number.value = "8,19"
+    question.check_button.click()
+    assert "comma separates thousands" in question.feedback.value and question.attempts == 0
     question.number.value = "16384"
     question.check_button.click()
     assert "Not quite" in question.feedback.value
@@ -140,7 +193,7 @@ def test_score_counts_first_try_answers(quiz):
     numeric.number.value = "8192"
     numeric.check_button.click()
     assert "2 of 3 right on the first try · 2 of 3 answered" in quiz.score.value
-    assert quiz["count-1024"] is numeric
+    assert quiz["fx-numeric"] is numeric
     with pytest.raises(KeyError):
         quiz["missing"]
 
@@ -150,12 +203,14 @@ def test_checking_records_progress(quiz, private_progress):
     question.choice.value = wrong_index(question.question)
     question.check_button.click()
     data = json.loads(private_progress.read_text())
-    record = data["quizzes"]["04_counting_parameters"]["questions"]["count-formula"]
-    assert record == {"attempts": 1, "first_try_correct": False, "correct": False}
+    record = data["quizzes"]["fixture_quiz"]["questions"]["fx-single"]
+    chosen = [question.question.options[wrong_index(question.question)].text]
+    assert record == {"attempts": 1, "first_try_correct": False, "correct": False,
+                      "answers": [{"chosen": chosen, "correct": False}]}
 
 
-def test_widget_without_recording_writes_nothing(private_progress):
-    quiz = QuizWidget(load_quiz("04_counting_parameters", ids=IDS), record=False)
+def test_widget_without_recording_writes_nothing(private_progress, quiz_file):
+    quiz = QuizWidget(load_quiz(quiz_file), record=False)
     quiz.questions[2].number.value = "8192"
     quiz.questions[2].check_button.click()
     assert "Right." in quiz.questions[2].feedback.value
@@ -164,22 +219,22 @@ def test_widget_without_recording_writes_nothing(private_progress):
 
 # --- what gets displayed ------------------------------------------------------------
 
-def test_show_displays_one_bundle_with_widget_and_static_html(monkeypatch):
+def test_show_displays_one_bundle_with_widget_and_static_html(monkeypatch, quiz_file):
     shown = []
     monkeypatch.setattr(lora_tutorial.display, "display",
                         lambda obj, raw=False: shown.append((obj, raw)))
-    assert show("04_counting_parameters", ids=IDS) is None
+    assert show(quiz_file, ids=IDS[::-1]) is None
     ((bundle, raw),) = shown
     assert raw is True
     assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
-    assert bundle["text/html"] == static_quiz_html(load_quiz("04_counting_parameters", ids=IDS))
+    assert bundle["text/html"] == static_quiz_html(load_quiz(quiz_file, ids=IDS[::-1]))
 
 
-def test_displayed_text_is_identical_across_runs_but_widget_ids_are_not(monkeypatch):
+def test_displayed_text_is_identical_across_runs_but_widget_ids_are_not(monkeypatch, quiz_file):
     shown = []
     monkeypatch.setattr(lora_tutorial.display, "display", lambda obj, raw=False: shown.append(obj))
-    show("02_low_rank")
-    show("02_low_rank")
+    show(quiz_file)
+    show(quiz_file)
     first, second = shown
     assert first["text/html"] == second["text/html"]
     assert first["text/plain"] == second["text/plain"]
@@ -187,8 +242,21 @@ def test_displayed_text_is_identical_across_runs_but_widget_ids_are_not(monkeypa
     assert not re.search(r"0x[0-9a-f]{6,}", first["text/html"] + first["text/plain"])
 
 
-def test_static_html_shows_questions_and_options_but_folds_answers():
-    quiz = load_quiz("04_counting_parameters", ids=IDS)
+def test_static_html_and_widget_show_the_same_order(quiz):
+    page = static_quiz_html(quiz.quiz)
+    outside = re.sub(r"<details>.*?</details>", "", page, flags=re.S)
+    for widget in quiz.questions[:2]:
+        options = widget.question.options
+        shown = [outside.index(f"{option_letter(i)}. {inline_html(o.text)}")
+                 for i, o in enumerate(options)]
+        assert shown == sorted(shown)
+        labels = ([label for label, _ in widget.choice.options] if widget.choice
+                  else [box.description for box in widget.checkboxes])
+        assert labels == [option_label(i, o.text) for i, o in enumerate(options)]
+
+
+def test_static_html_shows_questions_and_options_but_folds_answers(quiz_file):
+    quiz = load_quiz(quiz_file)
     page = static_quiz_html(quiz)
     outside = re.sub(r"<details>.*?</details>", "", page, flags=re.S)
     for question in quiz.questions:

@@ -3,31 +3,60 @@
 In a notebook::
 
     import lora_tutorial.quiz
-    lora_tutorial.quiz.show("02_low_rank")          # quizzes/02_low_rank.yaml
+    lora_tutorial.quiz.show("02_low_rank")          # lora_tutorial/quizzes/02_low_rank.yaml
     lora_tutorial.quiz.show("final", ids=["final-summary"])
     lora_tutorial.quiz.progress()                   # your answers so far, per notebook
+    lora_tutorial.quiz.export_answers("alice.json") # your answers, to hand to the instructor
 
 In a terminal::
 
     python -m lora_tutorial.quiz run 02_low_rank
     python -m lora_tutorial.quiz validate
     python -m lora_tutorial.quiz export --format key -o answer_key.md
+    python -m lora_tutorial.quiz class answers/     # the instructor's view of a workshop
 
-Modules: :mod:`.bank` loads and validates the YAML bank, :mod:`.render` makes HTML,
+Modules: :mod:`.bank` loads, orders and lints the YAML bank, :mod:`.render` makes HTML,
 :mod:`.widget` the interactive quiz, :mod:`.terminal` the command-line runner,
-:mod:`.export` handouts, answer keys and GIFT, :mod:`.progress` the learner's record.
+:mod:`.export` handouts, answer keys, GIFT and QTI, :mod:`.progress` the learner's record,
+:mod:`.classroom` the instructor's summary of a class's answers.
+
+The light modules (:mod:`.bank`, :mod:`.progress`) are imported here; the others on first
+use of one of their names (PEP 562), so the command line and ``validate`` never load
+ipywidgets, and nothing here loads PyTorch. (``progress`` is imported eagerly also because
+the function ``progress`` must win over the submodule of the same name.)
 """
+
+from __future__ import annotations
+
+import importlib
 
 from .bank import (
     Option, Problem, Question, Quiz, QuizError, available_quizzes, bank_dir, load_quiz, validate,
 )
-from .export import to_gift, to_key, to_markdown
-from .progress import progress, progress_path, reset_progress
-from .terminal import run_quiz
-from .widget import QuestionWidget, QuizWidget, show
+from .progress import export_answers, progress, progress_path, reset_progress
 
-__all__ = [
-    "Option", "Problem", "Question", "Quiz", "QuizError", "QuestionWidget", "QuizWidget",
-    "available_quizzes", "bank_dir", "load_quiz", "progress", "progress_path", "reset_progress",
-    "run_quiz", "show", "to_gift", "to_key", "to_markdown", "validate",
-]
+_EXPORTS = {
+    "classroom": ("class_summary",),
+    "export": ("to_gift", "to_key", "to_markdown", "to_qti"),
+    "terminal": ("run_quiz",),
+    "widget": ("QuestionWidget", "QuizWidget", "show"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted([*_MODULE_OF, "Option", "Problem", "Question", "Quiz", "QuizError",
+                  "available_quizzes", "bank_dir", "load_quiz", "validate", "export_answers",
+                  "progress", "progress_path", "reset_progress"])
+
+
+def __getattr__(name: str):
+    """Import the module that defines ``name`` on first use, then cache the name here."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

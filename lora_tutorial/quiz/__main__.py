@@ -1,13 +1,17 @@
-"""Command line: ``python -m lora_tutorial.quiz {validate,run,export,progress} ...``.
+"""Command line: ``python -m lora_tutorial.quiz {validate,run,export,progress,answers,class}``.
 
-    validate [PATH ...]                      check the bank (default) or given files/folders
-    run NAME_OR_PATH [--seed N]              take a quiz in the terminal
-    export --format markdown|key|gift [PATH ...] [-o FILE]
-                                             handout, answer key or Moodle GIFT
+    validate [PATH ...]                      check and lint the bank (default) or files/folders
+    run NAME_OR_FILE [--seed N]              take a quiz in the terminal
+    export --format markdown|key|gift|qti [PATH ...] [-o FILE]
+                                             handout, answer key, Moodle GIFT or IMS QTI 1.2
+                                             (-o FILE.zip with qti: a Canvas package)
     progress [--reset]                       show (or forget) your recorded answers
+    answers -o FILE [--name NAME]            export your answers for the instructor
+    class FOLDER [--chart PNG]               the instructor's summary of a folder of answers
 
 ``validate`` exits with status 1 when it finds problems, printing one line per problem
-that names the file and the question id.
+that names the file, the line and the question id. Every command reports a bad name, a
+bad file or an unwritable path in one line (exit status 1), never with a traceback.
 """
 
 from __future__ import annotations
@@ -17,9 +21,6 @@ import sys
 from pathlib import Path
 
 from .bank import QuizError, bank_dir, load_quiz, validate
-from .export import FORMATS
-from .progress import progress, progress_path, reset_progress
-from .terminal import run_quiz
 
 
 def _quizzes(paths: list[str]):
@@ -31,24 +32,43 @@ def _quizzes(paths: list[str]):
     return [load_quiz(target) for target in targets]
 
 
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).expanduser().write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise QuizError(f"Cannot write {path}: {err.strerror or err}.") from None
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .export import FORMATS
+
     parser = argparse.ArgumentParser(
         prog="python -m lora_tutorial.quiz",
         description="Validate, take and export the LoRA course quizzes.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("validate", help="check quiz files (default: the whole bank)")
+    check = commands.add_parser("validate", help="check and lint quiz files (default: the bank)")
     check.add_argument("paths", nargs="*", metavar="PATH")
     run = commands.add_parser("run", help="take a quiz in the terminal")
-    run.add_argument("quiz", metavar="NAME_OR_PATH")
-    run.add_argument("--seed", type=int, default=None, help="shuffle the options with this seed")
-    export = commands.add_parser("export", help="write a handout, answer key or Moodle GIFT file")
+    run.add_argument("quiz", metavar="NAME_OR_FILE", help="a bank name or a .yaml quiz file")
+    run.add_argument("--seed", type=int, default=None,
+                     help="shuffle the options once more, with this seed")
+    export = commands.add_parser("export", help="write a handout, answer key, GIFT or QTI file")
     export.add_argument("--format", choices=sorted(FORMATS), required=True)
     export.add_argument("paths", nargs="*", metavar="PATH")
     export.add_argument("-o", "--output", metavar="FILE",
                         help="write here instead of to standard output")
     show = commands.add_parser("progress", help="show your recorded answers per quiz")
     show.add_argument("--reset", action="store_true", help="forget every recorded answer")
+    answers = commands.add_parser("answers", help="export your answers for your instructor")
+    answers.add_argument("-o", "--output", metavar="FILE", required=True,
+                         help="the file to write, e.g. alice.json")
+    answers.add_argument("--name", help="how the instructor's summary lists you "
+                                        "(default: the file's name)")
+    room = commands.add_parser("class", help="summarise a folder of learners' answer files")
+    room.add_argument("folder", metavar="FOLDER")
+    room.add_argument("--chart", metavar="PNG", default="class_results.png",
+                      help="where to save the bar chart (default: class_results.png)")
     args = parser.parse_args(argv)
 
     try:
@@ -61,19 +81,43 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print("All quiz files are valid.")
         elif args.command == "run":
+            from .terminal import run_quiz
+
             run_quiz(load_quiz(args.quiz), seed=args.seed)
         elif args.command == "export":
-            text = FORMATS[args.format](_quizzes(args.paths))
-            if args.output:
-                Path(args.output).write_text(text, encoding="utf-8")
+            quizzes = _quizzes(args.paths)
+            if args.format == "qti" and args.output and args.output.endswith(".zip"):
+                from .export import write_qti_package
+
+                try:
+                    write_qti_package(quizzes, Path(args.output).expanduser())
+                except OSError as err:
+                    raise QuizError(f"Cannot write {args.output}: {err.strerror or err}.") from None
+            elif args.output:
+                _write(args.output, FORMATS[args.format](quizzes))
             else:
-                sys.stdout.write(text)
-        elif args.reset:
-            reset_progress()
-            print(f"Progress reset ({progress_path()}).")
+                sys.stdout.write(FORMATS[args.format](quizzes))
+        elif args.command == "progress":
+            from .progress import progress, progress_path, reset_progress
+
+            if args.reset:
+                reset_progress()
+                print(f"Progress reset ({progress_path()}).")
+            else:
+                print(progress())
+                print(f"\nRecorded in {progress_path()}")
+        elif args.command == "answers":
+            from .progress import export_answers
+
+            path = export_answers(args.output, name=args.name)
+            print(f"Your answers are in {path}; hand this file to your instructor.")
         else:
-            print(progress())
-            print(f"\nRecorded in {progress_path()}")
+            from .classroom import class_summary
+
+            summary = class_summary(args.folder)
+            print(summary)
+            if summary.rows:
+                print(f"\nChart: {summary.plot(args.chart)}")
     except QuizError as err:
         print(err, file=sys.stderr)
         return 1

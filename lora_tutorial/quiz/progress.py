@@ -1,31 +1,52 @@
 """Remember a learner's answers across notebooks, in one small JSON file.
 
 Every checked answer is recorded under its quiz (the file stem, e.g. ``02_low_rank``)
-and question id: how many attempts, whether the *first* attempt was right, and whether
-it has been answered correctly since. :func:`progress` turns that into a table per
-notebook; :func:`reset_progress` forgets it.
+and question id: how many attempts, whether the *first* attempt was right, whether it has
+been answered correctly since, and what was chosen each time (the options' texts, or the
+number typed). :func:`progress` turns that into a table per notebook;
+:func:`reset_progress` forgets it; :func:`export_answers` copies it into a file to hand
+to an instructor (see :mod:`lora_tutorial.quiz.classroom`).
 
 The file lives in the user's data directory (``~/.local/share/lora_tutorial`` on Linux,
 the platform's equivalent elsewhere), never inside the repository. Set
 ``LORA_TUTORIAL_PROGRESS`` to another file path to move it; the test suite does, so that
-tests and nbval kernels leave the real file alone. Recording is best effort: a quiz
-never fails because the file cannot be written, it warns instead.
+tests and nbval kernels leave the real file alone.
+
+Two notebooks open at once are two processes writing the same file. Each update therefore
+reads, changes and writes the file while holding an exclusive lock on ``<file>.lock``
+(``fcntl.flock`` on Linux and macOS, ``msvcrt.locking`` on Windows), and writes
+atomically (a temporary file, then a rename), so no answer is lost and no reader sees
+half a file. A file that is not valid JSON, or not the structure below, is moved aside
+(``progress.json.broken-<time>``) with a message, never silently overwritten.
+Recording is best effort: a quiz never fails because the file cannot be written; the
+caller gets a note to show instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import tempfile
-import warnings
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .bank import QuizError, available_quizzes, bank_dir, load_quiz
 
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+    import msvcrt
+
 #: Environment variable holding the path of the progress file.
 PROGRESS_ENV = "LORA_TUTORIAL_PROGRESS"
+#: The progress file's format version (version 1 files, without ``answers``, still load).
+VERSION = 2
+#: At most this many attempts per question are kept, so the file stays small.
+MAX_ANSWERS = 20
 
 
 def progress_path() -> Path:
@@ -41,57 +62,196 @@ def progress_path() -> Path:
     return user_data_path("lora_tutorial", appauthor=False) / "progress.json"
 
 
+def structure_problem(quizzes: object) -> str | None:
+    """What is wrong with a ``quizzes`` mapping read from a file, or None if it is sound.
+
+    Expected: ``{quiz: {"title": str, "questions": {id: record}}}`` where a record has
+    ``attempts`` (an int), ``first_try_correct`` and ``correct`` (booleans) and optionally
+    ``answers``: a list of ``{"chosen": [option text, ...] or "typed number", "correct": bool}``.
+    """
+    if not isinstance(quizzes, dict):
+        return "'quizzes' is not a mapping"
+    for quiz, entry in quizzes.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("title", ""), str) \
+                or not isinstance(entry.get("questions"), dict):
+            return f"quiz {quiz!r} is not a mapping with a title and questions"
+        for qid, record in entry["questions"].items():
+            if not isinstance(record, dict):
+                return f"question {quiz}/{qid} is not a mapping"
+            attempts = record.get("attempts")
+            if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+                return f"question {quiz}/{qid}: 'attempts' is not a whole number"
+            for key in ("first_try_correct", "correct"):
+                if not isinstance(record.get(key), bool):
+                    return f"question {quiz}/{qid}: {key!r} is not true or false"
+            answers = record.get("answers", [])
+            if not isinstance(answers, list) or not all(
+                    isinstance(a, dict) and isinstance(a.get("correct"), bool)
+                    and (isinstance(a.get("chosen"), str) or (
+                        isinstance(a.get("chosen"), list)
+                        and all(isinstance(t, str) for t in a["chosen"])))
+                    for a in answers):
+                return f"question {quiz}/{qid}: 'answers' is not a list of recorded answers"
+    return None
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on ``<path>.lock`` (blocking until the other writer is done)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        else:  # pragma: no cover - Windows: LK_LOCK retries for 10 s, then raises OSError
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            else:  # pragma: no cover
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+def _load(path: Path) -> tuple[dict, str | None]:
+    """The recorded quizzes and a note (or None). A broken file is moved aside, with a note."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return {}, None
+    except (OSError, UnicodeDecodeError) as err:
+        reason = f"cannot be read ({err})"
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            reason = f"is not valid JSON ({err})"
+        else:
+            if not isinstance(data, dict):
+                reason = "is not a JSON object"
+            else:
+                problem = structure_problem(data.get("quizzes", {}))
+                if problem is None:
+                    return data.get("quizzes", {}), None
+                reason = f"has an unexpected structure: {problem}"
+    aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = aside.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    try:
+        os.replace(path, aside)
+    except OSError as err:
+        return {}, (f"Quiz progress file {path} {reason}, and it could not be moved aside "
+                    f"({err}); answers are not recorded until it is fixed or removed.")
+    return {}, (f"Quiz progress file {path} {reason}; it was moved to {aside.name} and a new "
+                "record was started.")
+
+
 def load_progress() -> dict:
     """The recorded answers: ``{quiz: {"title": ..., "questions": {id: record}}}``.
 
-    A missing file means no progress yet; an unreadable one is reported with a warning
-    and treated as empty rather than stopping the course.
+    A missing file means no progress yet. A broken one is moved aside (with a warning);
+    reading then starts from an empty record.
+    """
+    path = progress_path()
+    if not path.exists():
+        return {}
+    try:
+        with _locked(path):
+            quizzes, note = _load(path)
+    except OSError as err:  # the folder cannot hold a lock file: read without one
+        quizzes, note = _load(path)
+        note = note or f"Quiz progress {path} read without a lock: {err}"
+    if note:
+        import warnings
+
+        warnings.warn(note, stacklevel=2)
+    return quizzes
+
+
+def record_answer(quiz: str, title: str, question_id: str, correct: bool,
+                  chosen: list[str] | str | None = None) -> str | None:
+    """Record one checked answer; the first attempt at a question decides "first try".
+
+    ``chosen`` is what the learner chose: the texts of the chosen options, or the number
+    as typed. Returns None, or a note for the learner (the file was broken and moved
+    aside, or cannot be written), which the widget and the terminal show.
     """
     path = progress_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    except (OSError, ValueError) as err:
-        warnings.warn(f"Ignoring unreadable quiz progress file {path}: {err}", stacklevel=2)
-        return {}
-    return data.get("quizzes", {}) if isinstance(data, dict) else {}
-
-
-def record_answer(quiz: str, title: str, question_id: str, correct: bool) -> None:
-    """Record one checked answer; the first attempt at a question decides "first try"."""
-    quizzes = load_progress()
-    entry = quizzes.setdefault(quiz, {"title": title, "questions": {}})
-    entry["title"] = title
-    record = entry["questions"].setdefault(
-        question_id, {"attempts": 0, "first_try_correct": correct, "correct": False}
-    )
-    record["attempts"] += 1
-    record["correct"] = record["correct"] or correct
-    _write({"version": 1, "quizzes": quizzes})
+        with _locked(path):
+            quizzes, note = _load(path)
+            if note and path.exists():  # could not be moved aside: never overwrite it
+                return note
+            entry = quizzes.setdefault(quiz, {"title": title, "questions": {}})
+            entry["title"] = title
+            record = entry["questions"].setdefault(
+                question_id, {"attempts": 0, "first_try_correct": correct, "correct": False}
+            )
+            record["attempts"] += 1
+            record["correct"] = record["correct"] or correct
+            if chosen is not None:
+                answers = record.setdefault("answers", [])
+                answers.append({"chosen": chosen, "correct": correct})
+                del answers[:-MAX_ANSWERS]
+            _write(path, {"version": VERSION, "quizzes": quizzes})
+    except OSError as err:
+        return f"Could not record quiz progress in {path}: {err}"
+    return note
 
 
 def reset_progress(quiz: str | None = None) -> None:
-    """Forget the answers to one quiz (by name), or to every quiz when ``quiz`` is None."""
-    if quiz is None:
-        progress_path().unlink(missing_ok=True)
-        return
-    quizzes = load_progress()
-    if quizzes.pop(quiz, None) is not None:
-        _write({"version": 1, "quizzes": quizzes})
+    """Forget the answers to one quiz (by name), or to every quiz when ``quiz`` is None.
 
-
-def _write(data: dict) -> None:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a file."""
+    Raises :class:`QuizError` with the reason when the file cannot be changed.
+    """
     path = progress_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp",
-                                         delete=False) as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(handle.name, path)
+        if quiz is None:
+            path.unlink(missing_ok=True)
+            return
+        with _locked(path):
+            quizzes, _ = _load(path)
+            if quizzes.pop(quiz, None) is not None:
+                _write(path, {"version": VERSION, "quizzes": quizzes})
     except OSError as err:
-        warnings.warn(f"Could not record quiz progress in {path}: {err}", stacklevel=3)
+        raise QuizError(f"Cannot reset the quiz progress in {path}: {err.strerror or err}. "
+                        f"Set {PROGRESS_ENV} to a file you can write.") from None
+
+
+def export_answers(path: str | os.PathLike, name: str | None = None) -> Path:
+    """Copy your recorded answers into ``path`` (e.g. ``"alice.json"``) for your instructor.
+
+    ``name`` is how the instructor's summary will list you (default: the file's stem);
+    anything works, a nickname included. Returns the path written. Raises
+    :class:`QuizError` when the file cannot be written.
+    """
+    target = Path(path).expanduser()
+    data = {"format": "lora_tutorial.answers", "version": VERSION,
+            "learner": name if name is not None else target.stem,
+            "quizzes": load_progress()}
+    try:
+        _write(target, data)
+    except OSError as err:
+        raise QuizError(f"Cannot write {target}: {err.strerror or err}.") from None
+    return target
+
+
+def _write(path: Path, data: dict) -> None:
+    """Write atomically (temporary file, then rename) so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp",
+                                         delete=False)
+    try:
+        with handle:
+            json.dump(data, handle, indent=1, sort_keys=True, ensure_ascii=False)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -148,5 +308,5 @@ def progress() -> ProgressReport:
         except QuizError:  # answered from a file outside the bank, or a broken bank file
             title, total = entry.get("title", name), None
         rows.append(ProgressRow(name, title, total, len(answers),
-                                sum(bool(r.get("first_try_correct")) for r in answers.values())))
+                                sum(r["first_try_correct"] for r in answers.values())))
     return ProgressReport(rows)

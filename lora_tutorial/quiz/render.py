@@ -14,7 +14,7 @@ import html
 
 import mistune
 
-from .bank import Question, Quiz
+from .bank import Question, Quiz, option_letter
 
 # Raw HTML in a question is shown as text: the bank is Markdown, and escaping keeps what
 # a learner sees identical in Jupyter, on GitHub and in the terminal.
@@ -49,9 +49,16 @@ def plain_text(text: str) -> str:
     return text.replace("`", "").replace("**", "")
 
 
-def format_number(value: float) -> str:
-    """``8192`` -> ``"8,192"``; non-integers keep the digits the author wrote."""
-    return f"{int(value):,}" if float(value).is_integer() else str(value)
+def option_label(index: int, text: str) -> str:
+    """A widget label: the option's letter and its plain text, ``"B. r is small"``."""
+    return f"{option_letter(index)}. {plain_text(text)}"
+
+
+def format_number(value) -> str:
+    """``8192`` -> ``"8,192"``; non-integers keep the digits the author (or learner) wrote."""
+    if float(value).is_integer() and abs(float(value)) < 1e16:
+        return f"{int(value):,}"
+    return str(value)
 
 
 def instructions(question: Question) -> str:
@@ -60,10 +67,12 @@ def instructions(question: Question) -> str:
 
 
 def answer_text(question: Question) -> str:
-    """The right answer in Markdown: ``"8,192 (± 0)"``, or the correct options' texts."""
+    """The right answer in Markdown: ``"8,192 (± 0)"``, or the correct options' letters and
+    texts in display order (``"B. ...; D. ..."``)."""
     if question.type == "numeric":
         return f"{format_number(question.answer)} (± {format_number(question.tolerance)})"
-    return "; ".join(option.text for option in question.options if option.correct)
+    return "; ".join(f"{option_letter(i)}. {option.text}"
+                     for i, option in enumerate(question.options) if option.correct)
 
 
 def static_question_html(question: Question) -> str:
@@ -73,15 +82,16 @@ def static_question_html(question: Question) -> str:
         parts.append("<p>Your answer: ________</p>")
     else:
         marker = _MARKERS[question.type]
-        items = "".join(f"<li>{marker} {inline_html(o.text)}</li>" for o in question.options)
+        items = "".join(f"<li>{marker} {option_letter(i)}. {inline_html(o.text)}</li>"
+                        for i, o in enumerate(question.options))
         parts.append(f"<ul>{items}</ul>")
     parts.append(f"<details><summary>Hint</summary>{markdown_to_html(question.hint)}</details>")
     answer = [f"<p><strong>Answer:</strong> {inline_html(answer_text(question))}</p>"]
     if question.options:
         lines = "".join(
-            f"<li>{'✓' if o.correct else '✗'} {inline_html(o.text)}: "
+            f"<li>{'✓' if o.correct else '✗'} {option_letter(i)}. {inline_html(o.text)}: "
             f"{inline_html(o.feedback)}</li>"
-            for o in question.options
+            for i, o in enumerate(question.options)
         )
         answer.append(f"<ul>{lines}</ul>")
     answer.append(markdown_to_html(question.explanation))

@@ -1,12 +1,16 @@
 """The quiz in a terminal: ``python -m lora_tutorial.quiz run 02_low_rank``.
 
-Questions are asked one at a time, with options numbered 1, 2, 3, ... Type the number
-(several numbers, e.g. ``1,3``, for "choose every answer that applies"), a number for
-numeric questions, or ``h`` for the hint. Each answer is marked at once and followed by
-the feedback on what you chose and the explanation; the score comes at the end. End of
-input (Ctrl-D, or the end of a piped file) or Ctrl-C stops early and still prints the
-score so far. ``--seed N`` shuffles the options reproducibly, so a class cannot pass
-around "the answer is 2".
+Questions are asked one at a time, with options lettered A, B, C, ... in the bank's one
+display order (the same as in the notebook, the handout and the answer key). Type the
+letter or its number (several, e.g. ``a,c`` or ``1 3``, for "choose every answer that
+applies"), a number for numeric questions, or ``h`` for the hint. Each answer is marked at
+once and followed by the feedback on what you chose and the explanation; the score comes
+at the end. End of input (Ctrl-D, or the end of a piped file) or Ctrl-C stops early and
+still prints the score so far. ``--seed N`` shuffles the options once more, reproducibly,
+so a class taking the quiz in terminals cannot pass around "the answer is B".
+
+Whatever is typed, the runner answers with a message, never a traceback: "²", a number
+with a thousand digits, or bytes that are not UTF-8 are simply not an answer.
 
 Input and output are plain file objects, so the runner can be tested with scripted input.
 """
@@ -14,11 +18,12 @@ Input and output are plain file objects, so the runner can be tested with script
 from __future__ import annotations
 
 import random
+import re
 import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from .bank import Question, Quiz, parse_number
+from .bank import NumberError, Question, Quiz, exact_decimal, option_letter, parse_number
 from .progress import record_answer
 from .render import answer_text, format_number, instructions
 
@@ -51,8 +56,8 @@ def run_quiz(quiz: Quiz, stdin: TextIO | None = None, stdout: TextIO | None = No
              seed: int | None = None, record: bool = True) -> Score:
     """Ask every question of ``quiz`` on ``stdout``, read answers from ``stdin``.
 
-    Options keep their authored order unless ``seed`` is given, which shuffles them
-    with ``random.Random(seed)``. Answers are recorded in the progress file when
+    Options are shown in the bank's display order unless ``seed`` is given, which
+    shuffles them with ``random.Random(seed)``. Answers are recorded in the progress file when
     ``record`` is true. Returns the :class:`Score`, which is also printed.
     """
     stdin = stdin or sys.stdin
@@ -65,11 +70,13 @@ def run_quiz(quiz: Quiz, stdin: TextIO | None = None, stdout: TextIO | None = No
             order = list(range(len(question.options)))
             if rng is not None:
                 rng.shuffle(order)
-            correct = _ask(question, number, score, order, stdin, stdout)
+            correct, chosen = _ask(question, number, score, order, stdin, stdout)
             score.asked += 1
             score.correct += correct
             if record:
-                record_answer(quiz.name, quiz.title, question.id, correct)
+                note = record_answer(quiz.name, quiz.title, question.id, correct, chosen)
+                if note:
+                    print(f"Note: {note}\n", file=stdout)
     except _EndOfInput:
         score.stopped_early = True
         print("\n\nEnd of input: stopping here.", file=stdout)
@@ -78,15 +85,17 @@ def run_quiz(quiz: Quiz, stdin: TextIO | None = None, stdout: TextIO | None = No
 
 
 def _ask(question: Question, number: int, score: Score, order: list[int],
-         stdin: TextIO, stdout: TextIO) -> bool:
-    """Ask one question until the answer is well-formed; print the verdict; return it."""
+         stdin: TextIO, stdout: TextIO) -> tuple[bool, list[str] | str]:
+    """Ask one question until the answer is well-formed; print the verdict; return it and
+    what was chosen (the options' texts, or the number as typed)."""
     print(f"Question {number} of {score.total} ({instructions(question)})", file=stdout)
     print(question.question.strip(), file=stdout)
-    for shown, index in enumerate(order, start=1):
-        print(f"  {shown}) {question.options[index].text}", file=stdout)
+    for shown, index in enumerate(order):
+        print(f"  {option_letter(shown)}) {question.options[index].text}", file=stdout)
+    last = option_letter(len(order) - 1)
     prompt = {
-        "single": f"Your answer (1-{len(order)}, h = hint): ",
-        "multiple": f"Your answers (some of 1-{len(order)}, e.g. 1,3; h = hint): ",
+        "single": f"Your answer (A-{last}, h = hint): ",
+        "multiple": f"Your answers (some of A-{last}, e.g. A,C; h = hint): ",
         "numeric": "Your answer (a number; h = hint): ",
     }[question.type]
     while True:
@@ -95,7 +104,11 @@ def _ask(question: Question, number: int, score: Score, order: list[int],
             score.hints += 1
             print(f"Hint: {question.hint.strip()}", file=stdout)
             continue
-        response = _parse_reply(question, reply, len(order))
+        try:
+            response = _parse_reply(question, reply, len(order))
+        except NumberError as err:
+            print(f"{err} (Or h for the hint.)", file=stdout)
+            continue
         if response is None:
             print("Please answer as asked above (or h for the hint).", file=stdout)
             continue
@@ -104,19 +117,26 @@ def _ask(question: Question, number: int, score: Score, order: list[int],
     if question.type == "numeric":
         correct = question.check(response)
         print("Result: right." if correct else f"Result: not quite, {format_number(response)} is "
-              f"{'too high' if response > question.answer else 'too low'}.", file=stdout)
+              f"{'too high' if response > exact_decimal(question.answer) else 'too low'}.", file=stdout)
+        chosen_record: list[str] | str = reply
     else:
-        chosen = {order[shown - 1] for shown in response}
+        chosen = {order[shown] for shown in response}
         correct = question.check(chosen)
         print("Result: right." if correct else "Result: not quite.", file=stdout)
         for shown in sorted(response):
-            option = question.options[order[shown - 1]]
+            option = question.options[order[shown]]
             verdict = "right" if option.correct else "wrong"
-            print(f"  {shown}) {verdict}: {option.feedback.strip()}", file=stdout)
-    if not correct:
+            print(f"  {option_letter(shown)}) {verdict}: {option.feedback.strip()}", file=stdout)
+        chosen_record = [question.options[i].text for i in sorted(chosen)]
+    if not correct and question.type == "numeric":
         print(f"Answer: {answer_text(question)}", file=stdout)
+    elif not correct:  # by the letters shown here (they differ from the bank's with --seed)
+        right = "; ".join(f"{option_letter(shown)}. {question.options[i].text}"
+                          for shown, i in enumerate(order) if question.options[i].correct)
+        print(f"Answer: {right}", file=stdout)
     print(f"Explanation: {question.explanation.strip()}\n", file=stdout)
-    return correct
+    return correct, chosen_record
+
 
 
 def _read(prompt: str, stdin: TextIO, stdout: TextIO) -> str:
@@ -125,19 +145,29 @@ def _read(prompt: str, stdin: TextIO, stdout: TextIO) -> str:
         line = stdin.readline()
     except KeyboardInterrupt:
         raise _EndOfInput from None
+    except (UnicodeDecodeError, ValueError):  # bytes that are not text: not an answer
+        return "\ufffd"
     if not line:
         raise _EndOfInput
     return line.strip()
 
 
 def _parse_reply(question: Question, reply: str, n_options: int):
-    """A set of 1-based option numbers, a float for numeric questions, or None if malformed."""
+    """A set of 0-based display positions, a Decimal for numeric questions, or None if the
+    reply is not an answer. Raises :class:`NumberError` for a malformed number."""
     if question.type == "numeric":
         return parse_number(reply)
-    parts = reply.replace(",", " ").split()
-    if not parts or not all(p.isdigit() and 1 <= int(p) <= n_options for p in parts):
+    positions = set()
+    for part in reply.replace(",", " ").split():
+        if re.fullmatch(r"[A-Za-z]", part, re.ASCII):
+            position = ord(part.upper()) - ord("A")
+        elif re.fullmatch(r"[0-9]{1,3}", part, re.ASCII):
+            position = int(part) - 1
+        else:
+            return None
+        if not 0 <= position < n_options:
+            return None
+        positions.add(position)
+    if not positions or (question.type == "single" and len(positions) != 1):
         return None
-    numbers = {int(p) for p in parts}
-    if question.type == "single" and len(numbers) != 1:
-        return None
-    return numbers
+    return positions

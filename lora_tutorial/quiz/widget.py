@@ -17,10 +17,15 @@ HTML for GitHub, nbviewer and HTML exports, where widgets cannot run. The widget
 holds a random model id, which nbval ignores; the static HTML and the plain-text repr
 depend only on the quiz file, so a notebook that shows a quiz re-runs to identical output.
 
+Options are labelled A, B, C, ... in the bank's one display order (see
+:func:`lora_tutorial.quiz.bank.display_order`), the same as in the static copy, the
+terminal, the handout and the answer key. A number that cannot be read (``1,5``, ``²``)
+gets a message saying how to type it, and is not counted as an attempt.
+
 Every widget is an attribute, so tests and curious learners can drive a quiz from
 Python: set ``question.choice.value`` (or ``question.checkboxes[i].value``, or
 ``question.number.value``), call ``question.check_button.click()`` and read
-``question.feedback.value``.
+``question.feedback.value``. Choice values are display positions: 0 is option A.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Sequence
 import ipywidgets as widgets
 
 from ..display import show_widget
-from .bank import Question, Quiz, load_quiz, parse_number
+from .bank import NumberError, Question, Quiz, exact_decimal, load_quiz, option_letter, parse_number
 from .progress import record_answer
 from .render import (
     answer_text,
@@ -40,7 +45,7 @@ from .render import (
     inline_html,
     instructions,
     markdown_to_html,
-    plain_text,
+    option_label,
     static_quiz_html,
 )
 
@@ -71,15 +76,15 @@ class QuestionWidget:
         self.number: widgets.Text | None = None
         if question.type == "single":
             self.choice = widgets.RadioButtons(
-                options=[(plain_text(o.text), i) for i, o in enumerate(question.options)],
+                options=[(option_label(i, o.text), i) for i, o in enumerate(question.options)],
                 value=None, layout=widgets.Layout(width="auto"),
             )
             inputs = self.choice
         elif question.type == "multiple":
             self.checkboxes = [
-                widgets.Checkbox(value=False, description=plain_text(o.text), indent=False,
+                widgets.Checkbox(value=False, description=option_label(i, o.text), indent=False,
                                  layout=widgets.Layout(width="auto"))
-                for o in question.options
+                for i, o in enumerate(question.options)
             ]
             inputs = widgets.VBox(self.checkboxes)
         else:
@@ -106,7 +111,7 @@ class QuestionWidget:
         return self.first_try_correct is not None
 
     def selection(self) -> frozenset[int]:
-        """Indices of the options currently chosen (authored order)."""
+        """Indices of the options currently chosen (display order: 0 is option A)."""
         if self.choice is not None:
             return frozenset() if self.choice.value is None else frozenset({self.choice.value})
         return frozenset(i for i, box in enumerate(self.checkboxes) if box.value)
@@ -119,12 +124,17 @@ class QuestionWidget:
     def _check(self, _button=None) -> None:
         question = self.question
         if question.type == "numeric":
-            value = parse_number(self.number.value)
-            if value is None:
+            if not self.number.value.strip():
                 self.feedback.value = "<em>Type a number first (commas are fine).</em>"
+                return
+            try:
+                value = parse_number(self.number.value)
+            except NumberError as err:
+                self.feedback.value = f"<em>{html.escape(str(err))}</em>"
                 return
             correct = question.check(value)
             body = self._numeric_feedback(value, correct)
+            chosen_record: list[str] | str = self.number.value.strip()
         else:
             chosen = self.selection()
             if not chosen:
@@ -132,11 +142,16 @@ class QuestionWidget:
                 return
             correct = question.check(chosen)
             body = self._choice_feedback(chosen)
+            chosen_record = [question.options[i].text for i in sorted(chosen)]
         self.attempts += 1
         if self.first_try_correct is None:
             self.first_try_correct = correct
+        note = None
         if self.record:
-            record_answer(self.quiz.name, self.quiz.title, question.id, correct)
+            note = record_answer(self.quiz.name, self.quiz.title, question.id, correct,
+                                 chosen_record)
+        if note:
+            body += f"<p><em>{html.escape(note)}</em></p>"
         explanation = markdown_to_html(question.explanation)
         if correct:
             explanation_html = f"<p><b>Explanation.</b></p>{explanation}"
@@ -154,7 +169,7 @@ class QuestionWidget:
         for i in sorted(chosen):
             option = self.question.options[i]
             mark = "✓" if option.correct else "✗"
-            items.append(f"<li>{mark} <b>{inline_html(option.text)}</b>: "
+            items.append(f"<li>{mark} <b>{option_letter(i)}. {inline_html(option.text)}</b>: "
                          f"{inline_html(option.feedback)}</li>")
         missed = len(self.question.correct_indices - chosen)
         if missed:
@@ -166,7 +181,7 @@ class QuestionWidget:
         shown = html.escape(format_number(value))
         if correct:
             return f"<p>{shown} is right.</p>"
-        direction = "too high" if value > self.question.answer else "too low"
+        direction = "too high" if value > exact_decimal(self.question.answer) else "too low"
         return f"<p>{shown} is {direction}.</p>"
 
     def _retry(self, _button=None) -> None:
@@ -233,7 +248,7 @@ def show(name_or_path: str | os.PathLike, ids: Sequence[str] | None = None) -> N
     """Display a quiz in the notebook.
 
     ``name_or_path`` is a bank name such as ``"02_low_rank"`` (the file
-    ``quizzes/02_low_rank.yaml``) or the path of any quiz file; ``ids`` keeps only those
+    ``lora_tutorial/quizzes/02_low_rank.yaml``) or the path of any quiz file; ``ids`` keeps only those
     questions, in that order. Returns nothing, so the quiz is displayed exactly once even
     as a cell's last line; build a :class:`QuizWidget` yourself to keep a handle on it.
     """

@@ -4,7 +4,9 @@ Nothing here is a per-notebook list: a notebook added later is checked by the sa
 
 * **Quizzes**: every code cell that calls ``quiz.show("name", ids=[...])`` (found by
   parsing the cell's source) must render the questions of that quiz, loaded from the bank
-  with :func:`lora_tutorial.quiz.load_quiz` exactly as the notebook does.
+  with :func:`lora_tutorial.quiz.load_quiz` exactly as the notebook does. The options'
+  order and labels come from the engine too (``question.options`` is the display order
+  derived from each id; :func:`label_text` is the widget's label), never from the YAML.
 * **Widgets**: every cell whose stored output is a widget view must render a live widget
   (not the static HTML fallback), except ``tqdm`` progress bars (recognised by their
   stored text, e.g. ``train: 0%| | 0/200 [00:00<?, ?it/s]``): those may close themselves
@@ -206,7 +208,8 @@ def markdown_text(markdown: str) -> str:
     return html_text(markdown_to_html(markdown))
 
 
-def label_text(option_text: str) -> str:
-    """The label of a radio button / checkbox (widgets show plain text, not Markdown)."""
-    from lora_tutorial.quiz.render import plain_text
-    return plain_text(option_text)
+def label_text(index: int, option_text: str) -> str:
+    """The label of the radio button / checkbox at display position ``index``, as the
+    engine writes it: its letter and plain text (widgets show no Markdown), "B. r is small"."""
+    from lora_tutorial.quiz.render import option_label
+    return option_label(index, option_text)

@@ -421,7 +421,8 @@ def answer(box, question, chosen=frozenset(), number=None) -> None:
     see(labels).to_have_count(len(question.options))
     for i in sorted(chosen):
         label = labels.nth(i)
-        shown, wanted = squash(label.inner_text()), squash(label_text(question.options[i].text))
+        shown = squash(label.inner_text())
+        wanted = squash(label_text(i, question.options[i].text))
         assert shown == wanted, f"option {i} reads {label.inner_text()!r}, expected {wanted!r}"
         label.click()
         see(label.locator("input")).to_be_checked()

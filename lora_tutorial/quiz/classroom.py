@@ -1,0 +1,184 @@
+"""The instructor's live view of a workshop: which questions a class gets wrong, and how.
+
+Each learner runs ``python -m lora_tutorial.quiz answers -o alice.json`` (or
+``lora_tutorial.quiz.export_answers("alice.json")`` in a notebook) and drops the file into
+a shared folder. The instructor runs::
+
+    python -m lora_tutorial.quiz class answers/ --chart class.png
+
+and gets, per question: how many learners answered it, the share right on the first try,
+and the most chosen wrong option (its letter and text in the bank's display order, or the
+wrong number most often typed), as a table and as a bar chart. The wrong option that most
+of a class picks is the misconception to discuss next.
+
+Files that are not answer files are skipped and named in the summary's ``skipped`` list,
+so one broken file never hides the rest of the class. Matplotlib is imported only to draw
+the chart, so the rest of the quiz engine stays light.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bank import QuizError, load_quiz, option_letter
+from .progress import structure_problem
+
+
+@dataclass(frozen=True)
+class QuestionSummary:
+    """One question's line: answered, right on the first try, most chosen wrong answer."""
+
+    quiz: str
+    question_id: str
+    answered: int
+    first_try_correct: int
+    top_wrong: str | None = None  # "C. text" or the wrong number typed
+    top_wrong_count: int = 0
+
+    @property
+    def first_try_percent(self) -> float:
+        return 100 * self.first_try_correct / self.answered if self.answered else 0.0
+
+
+@dataclass
+class ClassSummary:
+    """Every question a class answered, in bank order, plus the files that were skipped."""
+
+    learners: list[str]
+    rows: list[QuestionSummary]
+    skipped: list[str] = field(default_factory=list)
+
+    _HEADER = ("Quiz", "Question", "Answered", "First try correct", "Most chosen wrong answer")
+
+    def _cells(self) -> list[tuple[str, ...]]:
+        return [(row.quiz, row.question_id, str(row.answered), f"{row.first_try_percent:.0f}%",
+                 "none" if row.top_wrong is None else f"{row.top_wrong} ({row.top_wrong_count}×)")
+                for row in self.rows]
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.learners)} learner(s): {', '.join(self.learners) or 'none'}", "",
+                 "| " + " | ".join(self._HEADER) + " |", "|---|---|---:|---:|---|"]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+                  for cells in self._cells()]
+        lines += [f"Skipped {item}" for item in self.skipped]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in self._HEADER)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+                       for cells in self._cells())
+        return (f"<p>{len(self.learners)} learner(s)</p><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>")
+
+    def plot(self, path: str | os.PathLike) -> Path:
+        """Save a horizontal bar chart (PNG) of first-try correct % per question, each bar
+        labelled with its most chosen wrong answer. Returns the path written."""
+        from matplotlib.figure import Figure  # only here: the engine needs no matplotlib
+
+        target = Path(path).expanduser()
+        labels = [f"{row.quiz} / {row.question_id}" for row in self.rows]
+        height = max(2.5, 0.35 * len(self.rows) + 1.5)
+        figure = Figure(figsize=(10, height), layout="constrained")
+        axes = figure.add_subplot()
+        positions = range(len(self.rows))
+        axes.barh(positions, [row.first_try_percent for row in self.rows], color="#4c72b0")
+        for y, row in zip(positions, self.rows):
+            note = f"{row.answered} answered" + (
+                f"; wrong pick: {row.top_wrong[:40]}" if row.top_wrong else "")
+            axes.text(1, y, note, va="center", fontsize=8, color="white" if
+                      row.first_try_percent > 50 else "black")
+        axes.set_yticks(list(positions), labels, fontsize=8)
+        axes.invert_yaxis()
+        axes.set_xlim(0, 100)
+        axes.set_xlabel("learners right on the first try (%)")
+        axes.set_ylabel("quiz / question")
+        axes.set_title(f"Quiz results of {len(self.learners)} learner(s)")
+        try:
+            figure.savefig(target, dpi=100)
+        except OSError as err:
+            raise QuizError(f"Cannot write the chart {target}: {err.strerror or err}.") from None
+        return target
+
+
+def read_answer_file(path: Path) -> tuple[str, dict]:
+    """The learner's name and recorded quizzes in one answer file; QuizError if it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise QuizError(f"{path.name}: not a readable JSON file ({err})") from None
+    if not isinstance(data, dict) or data.get("format") != "lora_tutorial.answers":
+        raise QuizError(f"{path.name}: not an answer file from "
+                        "'python -m lora_tutorial.quiz answers'")
+    problem = structure_problem(data.get("quizzes"))
+    if problem is not None or not isinstance(data.get("learner", ""), str):
+        raise QuizError(f"{path.name}: unexpected content ({problem or 'learner is not text'})")
+    return data.get("learner") or path.stem, data["quizzes"]
+
+
+def class_summary(folder: str | os.PathLike) -> ClassSummary:
+    """Summarise every ``*.json`` answer file in ``folder`` (see the module docstring)."""
+    directory = Path(folder).expanduser()
+    if not directory.is_dir():
+        raise QuizError(f"{directory} is not a folder; give the folder holding the learners' "
+                        "answer files (*.json).")
+    learners, skipped = [], []
+    answered: Counter = Counter()
+    first_right: Counter = Counter()
+    wrong: dict[tuple[str, str], Counter] = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            name, quizzes = read_answer_file(path)
+        except QuizError as err:
+            skipped.append(str(err))
+            continue
+        learners.append(name)
+        for quiz_name, entry in quizzes.items():
+            for qid, record in entry["questions"].items():
+                key = (quiz_name, qid)
+                answered[key] += 1
+                first_right[key] += record["first_try_correct"]
+                picks = set()  # each learner counts once per wrong answer
+                for attempt in record.get("answers", []):
+                    if attempt["correct"]:
+                        continue
+                    chosen = attempt["chosen"]
+                    picks.update([chosen] if isinstance(chosen, str) else chosen)
+                wrong.setdefault(key, Counter()).update(picks)
+    if not learners and not skipped:
+        raise QuizError(f"No answer files (*.json) in {directory}.")
+    bank: dict[str, list] = {}  # quiz name -> its questions, read once
+
+    def questions(quiz: str) -> list:
+        if quiz not in bank:
+            try:
+                bank[quiz] = list(load_quiz(quiz).questions)
+            except QuizError:  # a quiz no longer in the bank: show what was recorded
+                bank[quiz] = []
+        return bank[quiz]
+
+    def position(key: tuple[str, str]) -> tuple:
+        ids = [q.id for q in questions(key[0])]
+        return (key[0], ids.index(key[1]) if key[1] in ids else len(ids), key[1])
+
+    rows = []
+    for key in sorted(answered, key=position):
+        labels = {o.text: None if o.correct else f"{option_letter(i)}. {o.text}"
+                  for q in questions(key[0]) if q.id == key[1]
+                  for i, o in enumerate(q.options)}
+        counts = Counter()
+        for pick, count in wrong.get(key, Counter()).items():
+            label = labels.get(pick, pick)
+            if label is not None:  # None: a right option, ticked in a wrong multiple answer
+                counts[label] += count
+        top = min(counts.items(), key=lambda item: (-item[1], item[0])) if counts else None
+        rows.append(QuestionSummary(key[0], key[1], answered[key], first_right[key],
+                                    top[0] if top else None, top[1] if top else 0))
+    return ClassSummary(learners, rows, skipped)
