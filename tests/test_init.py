@@ -7,7 +7,8 @@ import sys
 import lora_tutorial
 
 PUBLIC = {
-    "LoRALinear", "ParameterCount", "TASKS", "TaskData", "TinyViT", "TinyViTConfig",
+    "LoRAConv1D", "LoRAEmbedding", "LoRALayer", "LoRALinear", "ParameterCount",
+    "adapter_config", "check_adapter_config", "check_lora_settings", "lora_parameters", "TASKS", "TaskData", "TinyViT", "TinyViTConfig",
     "TrainingMemory", "count_parameters", "disable_lora", "energy_kept", "evaluate",
     "file_size", "find_target_modules", "format_bytes", "get_device", "gradient_bytes",
     "inject_lora", "linear_module_names", "load_adapter", "load_digits_split", "load_pretrained",
