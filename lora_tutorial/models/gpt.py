@@ -139,7 +139,7 @@ class SwiGLU(nn.Module):
 class DecoderBlock(nn.Module):
     """A pre-norm block: ``x + self_attn(norm(x))``, then ``x + mlp(norm(x))``."""
 
-    def __init__(self, config: "TinyGPTConfig"):
+    def __init__(self, config: TinyGPTConfig):
         super().__init__()
         self.input_layernorm = RMSNorm(config.dim)
         self.self_attn = CausalSelfAttention(config.dim, config.heads)
