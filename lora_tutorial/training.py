@@ -11,6 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import TaskData
+from .text import random_windows
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -99,3 +100,65 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     predictions = model(x.to(device)).argmax(dim=-1)
     model.train(was_training)
     return (predictions == y.to(device)).float().mean().item()
+
+
+def lm_loss(model: nn.Module, windows: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy (nats per byte) of a language model on ``(N, T + 1)`` windows.
+
+    The model reads the first ``T`` bytes of each window; its logits at position t are scored
+    against byte t + 1. The mean over all ``N·T`` predictions is the loss; ``exp(loss)`` is
+    the perplexity (how many bytes the model is, on average, as unsure as a uniform guess
+    among).
+    """
+    logits = model(windows[:, :-1])
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                       windows[:, 1:].reshape(-1))
+
+
+def train_lm(model: nn.Module, tokens: torch.Tensor, steps: int = 100, lr: float = 1e-3,
+             batch_size: int = 16, length: int | None = None, seed: int = 0,
+             progress: bool = True, weight_decay: float = 0.0,
+             desc: str = "train") -> list[float]:
+    """Train a language model on random windows of ``tokens``; return every step's loss.
+
+    The counterpart of :func:`train` for text: only parameters with ``requires_grad=True``
+    are optimised (AdamW, via :func:`make_optimizer`), windows of ``length`` bytes (default:
+    the model's context) come from a generator seeded with ``seed``, and the global seed is
+    set to ``seed`` too (for anything random inside the model), so the same model, text and
+    seed give the same losses. The model stays on its device and is left in eval mode.
+    """
+    torch.manual_seed(seed)
+    inner = getattr(model, "get_base_model", lambda: model)()   # PEFT wraps the model
+    length = length if length is not None else inner.config.context
+    device = model_device(model)
+    optimizer = make_optimizer(model, lr, weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    losses = []
+    for _ in tqdm(range(steps), desc=desc, leave=False, disable=not progress):
+        windows = random_windows(tokens, batch_size, length, generator).to(device)
+        loss = lm_loss(model, windows)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def evaluate_lm(model: nn.Module, windows: torch.Tensor, batch_size: int = 256) -> float:
+    """Mean next-token loss (nats per byte) of ``model`` on fixed ``windows``.
+
+    Batches of ``batch_size`` windows are weighted by their size, so the result is the mean
+    over every prediction whatever the batching.
+    """
+    was_training = model.training
+    model.eval()
+    device = model_device(model)
+    total = 0.0
+    for start in range(0, len(windows), batch_size):
+        chunk = windows[start:start + batch_size].to(device)
+        total += lm_loss(model, chunk).item() * len(chunk)
+    model.train(was_training)
+    return total / len(windows)

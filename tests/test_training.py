@@ -70,3 +70,59 @@ def test_batch_larger_than_the_data_is_a_clear_error():
 
     with pytest.raises(ValueError, match="batch_size must be between 1 and the number"):
         batch_indices(50, 64, steps=3, seed=0)
+
+
+# The language-model helpers: lm_loss, train_lm, evaluate_lm.
+
+def _tiny_gpt(seed=0):
+    from lora_tutorial.models.gpt import TinyGPT, TinyGPTConfig
+    torch.manual_seed(seed)
+    return TinyGPT(TinyGPTConfig(context=16, dim=32, depth=2, heads=4, mlp_hidden=64))
+
+
+def test_lm_loss_scores_each_position_against_the_next_byte():
+    from lora_tutorial.training import lm_loss
+    model = _tiny_gpt()
+    windows = torch.randint(0, 256, (3, 9), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = model(windows[:, :-1])
+        expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 256),
+                                                     windows[:, 1:].reshape(-1))
+        assert torch.allclose(lm_loss(model, windows), expected)
+        wrong = torch.nn.functional.cross_entropy(logits.reshape(-1, 256),
+                                                  windows[:, :-1].reshape(-1))
+        assert not torch.allclose(lm_loss(model, windows), wrong)
+
+
+def test_train_lm_is_deterministic_and_the_loss_falls():
+    from lora_tutorial.text import load_corpus
+    from lora_tutorial.training import train_lm
+    tokens = load_corpus("code", "validation")
+    runs = [train_lm(_tiny_gpt(), tokens, steps=40, lr=3e-3, batch_size=8, seed=0,
+                     progress=False) for _ in range(2)]
+    assert runs[0] == runs[1] and len(runs[0]) == 40
+    assert sum(runs[0][-5:]) / 5 < sum(runs[0][:5]) / 5 - 1.0
+
+
+def test_train_lm_changes_only_trainable_parameters():
+    from lora_tutorial.text import load_corpus
+    from lora_tutorial.training import train_lm
+    model = _tiny_gpt()
+    for name, p in model.named_parameters():
+        p.requires_grad = name.startswith("lm_head")
+    before = {n: p.clone() for n, p in model.named_parameters()}
+    train_lm(model, load_corpus("docs", "validation"), steps=3, lr=1e-2, batch_size=4,
+             progress=False)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed == {"lm_head.weight"} and not model.training
+
+
+def test_evaluate_lm_is_the_mean_over_every_prediction_whatever_the_batching():
+    from lora_tutorial.text import load_corpus, validation_windows
+    from lora_tutorial.training import evaluate_lm, lm_loss
+    model = _tiny_gpt()
+    windows = validation_windows(load_corpus("docs", "validation"), 16, count=10)
+    with torch.no_grad():
+        whole = lm_loss(model, windows).item()
+    assert abs(evaluate_lm(model, windows, batch_size=3) - whole) < 1e-5
+    assert abs(evaluate_lm(model, windows, batch_size=256) - whole) < 1e-5

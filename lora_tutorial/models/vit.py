@@ -29,9 +29,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .device import get_device
+from ..device import get_device
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
+WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 """Where the shipped pretrained weights live (inside the installed package)."""
 
 MODEL_NAME = "tiny_vit_digits"

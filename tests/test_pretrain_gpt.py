@@ -1,0 +1,56 @@
+"""The tiny GPT's pretraining script and the weights it produced, which ship with the course."""
+
+import pytest
+import torch
+
+from lora_tutorial import pretrain_gpt
+from lora_tutorial.models.gpt import TinyGPTConfig, load_pretrained_gpt, load_pretrained_gpt_info
+
+SMALL = TinyGPTConfig(context=16, dim=32, depth=2, heads=4, mlp_hidden=64)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # as the script measured them
+    try:
+        return load_pretrained_gpt_info()["metrics"], pretrain_gpt.validation_losses(
+            load_pretrained_gpt("cpu"))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_shipped_weights_reproduce_the_recorded_validation_losses(shipped):
+    recorded, measured = shipped
+    assert measured["docs"] == pytest.approx(recorded["docs_validation_loss"], abs=1e-4)
+    assert measured["code"] == pytest.approx(recorded["code_validation_loss"], abs=1e-4)
+
+
+def test_code_is_a_new_domain_for_the_base_model(shipped):
+    _, measured = shipped
+    assert measured["code"] >= 1.3 * measured["docs"]
+    assert measured["docs"] < 1.5          # it did learn the documentation
+
+
+def test_recorded_run_is_described(shipped):
+    recorded, _ = shipped
+    assert recorded["seed"] == 0 and recorded["steps"] > 0 and recorded["parameters"] == 926_848
+
+
+def test_pretraining_is_deterministic_and_the_loss_falls():
+    runs = [pretrain_gpt.pretrain(SMALL, steps=40, lr=3e-3, batch_size=8, seed=0,
+                                  weight_decay=0.1, progress=False) for _ in range(2)]
+    (model_a, losses_a), (model_b, losses_b) = runs
+    assert losses_a == losses_b
+    assert all(torch.equal(a, b) for a, b in zip(model_a.state_dict().values(),
+                                                 model_b.state_dict().values()))
+    assert sum(losses_a[-5:]) / 5 < sum(losses_a[:5]) / 5 - 1.0
+    assert not model_a.training
+
+
+def test_main_writes_weights_and_metrics(tmp_path, capsys):
+    pretrain_gpt.main(["--out", str(tmp_path), "--steps", "2", "--no-progress"])
+    info = load_pretrained_gpt_info(tmp_path)
+    assert info["metrics"]["steps"] == 2
+    assert set(info["metrics"]) >= {"docs_validation_loss", "code_validation_loss", "seed"}
+    assert "validation loss" in capsys.readouterr().out

@@ -1,0 +1,67 @@
+"""Extract the language-model corpora from the Python installation, once, into fixed files.
+
+Run from the repository root (it was run with CPython 3.11.7)::
+
+    .venv/bin/python tools/extract_corpora.py
+
+It writes ``lora_tutorial/corpora/``:
+
+- ``docs_train.txt`` / ``docs_validation.txt``: the English help topics that ship in the
+  standard library's ``pydoc_data.topics`` (what ``help("if")`` shows), one topic after the
+  other in sorted order. Every tenth topic (starting with the fourth) is held out for
+  validation, so the validation text is whole topics the model never saw.
+- ``code_train.txt`` / ``code_validation.txt``: the source code of a fixed list of pure-Python
+  standard-library modules (the adaptation domain); validation is two other modules.
+- ``LICENSE-PSF.txt``: the licence of that text, copied from the Python distribution.
+
+The output depends on the Python version (topics and modules change between releases), which
+is why the files are committed and the course never runs this script at run time: every
+learner trains and measures on the same bytes.
+"""
+
+import sysconfig
+from pathlib import Path
+
+from pydoc_data.topics import topics
+
+OUT = Path(__file__).resolve().parent.parent / "lora_tutorial" / "corpora"
+
+CODE_TRAIN = ["abc", "base64", "bisect", "colorsys", "contextlib", "copy", "csv", "fnmatch",
+              "functools", "getopt", "glob", "graphlib", "heapq", "json/decoder",
+              "json/encoder", "numbers", "operator", "pprint", "queue", "random", "reprlib",
+              "string"]
+CODE_VALIDATION = ["shlex", "textwrap"]
+
+
+def docs_split() -> tuple[str, str]:
+    """The help topics joined by blank lines: (training text, validation text)."""
+    keys = sorted(topics)
+    held_out = set(keys[3::10])
+    train = [topics[k].strip() for k in keys if k not in held_out]
+    validation = [topics[k].strip() for k in keys if k in held_out]
+    return "\n\n".join(train) + "\n", "\n\n".join(validation) + "\n"
+
+
+def module_source(name: str, stdlib: Path) -> str:
+    return (stdlib / f"{name}.py").read_text(encoding="utf-8").strip()
+
+
+def main() -> None:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    OUT.mkdir(parents=True, exist_ok=True)
+    docs_train, docs_validation = docs_split()
+    files = {
+        "docs_train.txt": docs_train,
+        "docs_validation.txt": docs_validation,
+        "code_train.txt": "\n\n".join(module_source(m, stdlib) for m in CODE_TRAIN) + "\n",
+        "code_validation.txt": "\n\n".join(module_source(m, stdlib)
+                                           for m in CODE_VALIDATION) + "\n",
+        "LICENSE-PSF.txt": (stdlib / "LICENSE.txt").read_text(encoding="utf-8"),
+    }
+    for name, text in files.items():
+        (OUT / name).write_text(text, encoding="utf-8")
+        print(f"{name:22} {len(text.encode('utf-8')):>8,d} bytes")
+
+
+if __name__ == "__main__":
+    main()
