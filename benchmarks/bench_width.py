@@ -2,8 +2,10 @@
 
 A linear layer ``y = W·x`` costs three products of the same size per training step: the
 forward ``W·x``, the input gradient ``Wᵀ·δ`` (needed by the layers below) and the weight
-gradient ``δ·xᵀ``. Freezing ``W`` (LoRA) skips only the last one, so where these products
-dominate a step, LoRA's step approaches 2/3 of a full one; elsewhere the adapters' own small
+gradient ``δ·xᵀ``. Freezing ``W`` (LoRA) skips only the last one (and the optimizer's update
+of ``W``), so where these products dominate a step, LoRA's step approaches 2/3 of a full one
+— a little below it where AdamW's update of millions of frozen weights is a visible share of
+the full step (very wide layers, few tokens per step); elsewhere the adapters' own small
 products, Python overhead and everything that is not a linear layer keep it higher, and on a
 small model LoRA on every layer can be *slower* than full fine-tuning. (A frozen layer below
 every trainable parameter needs no backward pass at all, which is why head-only training
@@ -117,7 +119,7 @@ def main() -> None:
         full = step_fn(make(), None, args.r, x, y)
         torch.manual_seed(0)
         lora = step_fn(make(), targets, args.r, x, y)
-        times = time_interleaved({"full": full, "lora": lora}, repeats=args.repeats, warmup=1)
+        times = time_interleaved({"full": full, "lora": lora}, repeats=args.repeats, warmup=3)
         rows.append((name, f"{times['full'] * 1e3:.1f}", f"{times['lora'] * 1e3:.1f}",
                      f"{times['lora'] / times['full']:.2f}"))
         print(" | ".join(rows[-1]), flush=True)
