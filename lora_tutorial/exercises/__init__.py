@@ -12,10 +12,15 @@ Every checker has exactly three outcomes, so a notebook can always be run top to
   package's version.
 
 A checker is a function decorated with :func:`checker` that returns the success message.
+It runs inside ``torch.random.fork_rng``, so the notebook's random stream is the same whether
+or not the checker ran (whatever the learner's code or a layer's constructor draws is undone),
+and it draws its own test data from its own ``torch.Generator``.
 """
 
 import functools
 from collections.abc import Callable
+
+import torch
 
 CORRECT = "✓ Correct"
 NOT_ATTEMPTED = "○ Not attempted yet"
@@ -58,17 +63,21 @@ def checker(what_to_write: str) -> Callable[[Callable[..., str]], Callable[..., 
     """Turn ``check(...) -> success message`` into a checker with the three outcomes above.
 
     ``what_to_write`` finishes the not-attempted line, e.g. ``"write MyLoRALinear above"``.
+    The checker gains a keyword ``verbose``: ``verbose=False`` prints nothing on success (for
+    tests); the not-attempted line is always printed.
     """
     def decorate(check: Callable[..., str]) -> Callable[..., bool]:
         @functools.wraps(check)
-        def run(*args, **kwargs) -> bool:
+        def run(*args, verbose: bool = True, **kwargs) -> bool:
             try:
-                message = check(*args, **kwargs)
+                with torch.random.fork_rng(devices=[]):
+                    message = check(*args, **kwargs)
             except NotAttempted:
                 print(f"{NOT_ATTEMPTED}: {what_to_write}, then run this cell again. "
                       "Until then the notebook goes on with the course package's version.")
                 return False
-            print(f"{CORRECT}: {message}")
+            if verbose:
+                print(f"{CORRECT}: {message}")
             return True
         return run
     return decorate
