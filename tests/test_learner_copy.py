@@ -211,3 +211,15 @@ def test_learner_notebooks_store_not_attempted_checkers():
                 "tools/make_learner_notebooks.py to store the learner notebooks' outputs.")
             checked += 1
     assert checked >= 7
+
+
+def test_make_learner_notebooks_writes_only_the_named_copies(tmp_path):
+    _write(tmp_path / "solutions", "01_x.ipynb", _notebook(_code(SOLUTION)))
+    _write(tmp_path / "solutions", "02_y.ipynb", _notebook(_code(SOLUTION)))
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "make_learner_notebooks.py"),
+                             "--source", str(tmp_path / "solutions"), "--out",
+                             str(tmp_path / "notebooks"), "--no-execute", "02_y"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "02_y.ipynb: 1 solution cell(s) stripped\n"
+    assert [p.name for p in (tmp_path / "notebooks").iterdir()] == ["02_y.ipynb"]
