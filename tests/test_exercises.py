@@ -14,7 +14,7 @@ def check_double(double) -> str:
 
 
 def test_correct_prints_and_returns_true(capsys):
-    assert check_double(lambda x: 2 * x) is True
+    assert bool(check_double(lambda x: 2 * x)) is True
     assert capsys.readouterr().out == f"{CORRECT}: double(3) == 6.\n"
 
 
@@ -34,7 +34,7 @@ def test_learner_error_is_reported_with_its_context():
 def test_stub_means_not_attempted(capsys):
     def stub(x):
         raise NotImplementedError("Write this part, then run the checker.")
-    assert check_double(stub) is False
+    assert bool(check_double(stub)) is False
     out = capsys.readouterr().out
     assert out.startswith(f"{NOT_ATTEMPTED}: write double above")
 
@@ -45,8 +45,8 @@ def test_placeholder_value_means_not_attempted(capsys):
         require_attempted(rank)
         require(rank == 8, "The rank is 8.")
         return "rank 8."
-    assert check_rank(...) is False
-    assert check_rank(8) is True
+    assert bool(check_rank(...)) is False
+    assert bool(check_rank(8)) is True
     with pytest.raises(ExerciseError):
         check_rank(4)
 
@@ -89,7 +89,7 @@ def test_every_course_checker_reports_the_learner_copy_as_not_attempted(name, ca
 
     check, unsolved = _course_checkers()[name]
     state = torch.random.get_rng_state()
-    assert check(unsolved) is False
+    assert bool(check(unsolved)) is False
     out = capsys.readouterr().out
     assert out.startswith(NOT_ATTEMPTED) and out.count("\n") == 1
     assert torch.equal(torch.random.get_rng_state(), state)
@@ -132,3 +132,11 @@ def test_wrong_answers_fail_under_python_O(name):
                             capture_output=True, text=True)
     assert result.returncode != 0, result.stdout
     assert "ExerciseError" in result.stderr and CORRECT not in result.stdout
+
+
+def test_a_notebook_does_not_echo_the_outcome():
+    # The printed line is the feedback; IPython shows nothing for the returned Outcome.
+    from IPython.core.formatters import DisplayFormatter
+
+    from lora_tutorial.exercises import Outcome
+    assert DisplayFormatter().format(Outcome(True)) == ({}, {})
