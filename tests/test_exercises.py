@@ -14,7 +14,7 @@ def check_double(double) -> str:
 
 
 def test_correct_prints_and_returns_true(capsys):
-    assert check_double(lambda x: 2 * x) is True
+    assert bool(check_double(lambda x: 2 * x)) is True
     assert capsys.readouterr().out == f"{CORRECT}: double(3) == 6.\n"
 
 
@@ -34,7 +34,7 @@ def test_learner_error_is_reported_with_its_context():
 def test_stub_means_not_attempted(capsys):
     def stub(x):
         raise NotImplementedError("Write this part, then run the checker.")
-    assert check_double(stub) is False
+    assert bool(check_double(stub)) is False
     out = capsys.readouterr().out
     assert out.startswith(f"{NOT_ATTEMPTED}: write double above")
 
@@ -45,8 +45,8 @@ def test_placeholder_value_means_not_attempted(capsys):
         require_attempted(rank)
         require(rank == 8, "The rank is 8.")
         return "rank 8."
-    assert check_rank(...) is False
-    assert check_rank(8) is True
+    assert bool(check_rank(...)) is False
+    assert bool(check_rank(8)) is True
     with pytest.raises(ExerciseError):
         check_rank(4)
 
@@ -55,3 +55,88 @@ def test_require_is_not_an_assert():
     # python -O strips assert statements; require must fail in every mode.
     with pytest.raises(ExerciseError, match="because"):
         require(False, "because")
+
+
+# Every course checker: not attempted (the learner copy's stubs) and wrong, also under -O.
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError("Write this part, then run the checker.")
+
+
+class _StubLayer:
+    def __init__(self, base, r, alpha, dropout):
+        raise NotImplementedError("Write this part, then run the checker.")
+
+
+def _course_checkers():
+    from lora_tutorial.exercises import (counting, finetune, freezing, lora_layer, low_rank,
+                                         merging, peft_config, surgery)
+    return {"freezing": (freezing.check_freeze_all_but_last, _stub),
+            "rank_r": (low_rank.check_rank_r_approx, _stub),
+            "energy": (low_rank.check_rank_for_energy, _stub),
+            "layer": (lora_layer.check_lora_layer, _StubLayer),
+            "counting": (counting.check_lora_param_count, _stub),
+            "finetune": (finetune.check_add_lora_to_attention, _stub),
+            "merging": (merging.check_merge_weights, _stub),
+            "peft_config": (peft_config.check_lora_config, ...),
+            "surgery": (surgery.check_add_lora_by_name, _stub)}
+
+
+@pytest.mark.parametrize("name", ["freezing", "rank_r", "energy", "layer", "counting",
+                                  "finetune", "merging", "peft_config", "surgery"])
+def test_every_course_checker_reports_the_learner_copy_as_not_attempted(name, capsys):
+    import torch
+
+    check, unsolved = _course_checkers()[name]
+    state = torch.random.get_rng_state()
+    assert bool(check(unsolved)) is False
+    out = capsys.readouterr().out
+    assert out.startswith(NOT_ATTEMPTED) and out.count("\n") == 1
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+# Wrong answers that a stripped assert would let through; each must fail under python -O.
+WRONG_UNDER_O = {
+    "freezing": ("from lora_tutorial.exercises.freezing import check_freeze_all_but_last as c\n"
+                 "c(lambda model: None)"),
+    "rank_r": ("from lora_tutorial.exercises.low_rank import check_rank_r_approx as c\n"
+               "c(lambda M, r: M.clone())"),
+    "energy": ("from lora_tutorial.exercises.low_rank import check_rank_for_energy as c\n"
+               "c(lambda M, energy: 1.5)"),
+    "layer": ("import torch\nfrom torch import nn\n"
+              "from lora_tutorial.exercises.lora_layer import check_lora_layer as c\n"
+              "class L(nn.Module):\n"
+              "    def __init__(self, base, r, alpha, dropout=0.0):\n"
+              "        super().__init__()\n        self.base = base\n"
+              "        self.A = nn.Parameter(torch.randn(r, base.in_features))\n"
+              "        self.B = nn.Parameter(torch.zeros(base.out_features, r))\n"
+              "    def forward(self, x):\n        return self.base(x) + x @ self.A.T @ self.B.T\n"
+              "c(L)"),
+    "finetune": ("from lora_tutorial import inject_lora\n"
+                 "from lora_tutorial.exercises.finetune import check_add_lora_to_attention as c\n"
+                 "c(lambda model, r, alpha: inject_lora(model, ['q_proj', 'v_proj'], r=r, "
+                 "alpha=alpha))"),
+    "surgery": ("from lora_tutorial.exercises.surgery import check_add_lora_by_name as c\n"
+                "from lora_tutorial import inject_lora\n"
+                "c(lambda model, targets, r, alpha: inject_lora(model, targets, r=r, "
+                "alpha=alpha))"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_UNDER_O))
+def test_wrong_answers_fail_under_python_O(name):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-O", "-c", WRONG_UNDER_O[name]],
+                            capture_output=True, text=True)
+    assert result.returncode != 0, result.stdout
+    assert "ExerciseError" in result.stderr and CORRECT not in result.stdout
+
+
+def test_a_notebook_does_not_echo_the_outcome():
+    # The printed line is the feedback; IPython shows nothing for the returned Outcome.
+    from IPython.core.formatters import DisplayFormatter
+
+    from lora_tutorial.exercises import Outcome
+    assert DisplayFormatter().format(Outcome(True)) == ({}, {})

@@ -21,7 +21,7 @@ def correct(model, r, alpha):
 def test_checker_accepts_a_correct_solution(capsys):
     check_add_lora_to_attention(correct)
     out = capsys.readouterr().out
-    assert out.startswith("Correct:")
+    assert out.startswith("✓ Correct:")
     # 3 blocks × 2 projections × r·(64 + 64): r=8 → 6,144 and r=2 → 1,536
     assert "r=8: 6,144 of 158,346" in out and "r=2: 1,536 of 153,738" in out
 

@@ -130,7 +130,7 @@ def freeze_by_reinitialising(model):
 def test_freezing_checker_accepts_a_right_answer(capsys):
     check_freeze_all_but_last(freeze_right)
     out = capsys.readouterr().out
-    assert out.startswith("Correct: only the last layer trains")
+    assert out.startswith("✓ Correct: only the last layer trains")
     assert "51 of 467 parameters" in out
 
 
@@ -180,7 +180,7 @@ def approx_in_place(m, r):
 
 def test_rank_r_checker_accepts_a_right_answer(capsys):
     check_rank_r_approx(approx_right)
-    assert capsys.readouterr().out.startswith("Correct: rank_r_approx matches")
+    assert capsys.readouterr().out.startswith("✓ Correct: rank_r_approx matches")
 
 
 @pytest.mark.parametrize("wrong, message", [

@@ -2,20 +2,26 @@
 
 Every checker has exactly three outcomes, so a notebook can always be run top to bottom:
 
-- **correct**: it prints one line that starts with ``✓ Correct`` and returns ``True``;
+- **correct**: it prints one line that starts with ``✓ Correct`` and returns a true
+  :class:`Outcome`;
 - **wrong**: it raises :class:`ExerciseError`, whose message says what is wrong and how to
   fix it (checks are explicit ``raise`` statements, never ``assert``, which ``python -O``
   would strip);
 - **not attempted** (the learner's copy, run as shipped: the function still raises
   ``NotImplementedError`` or a name is still ``...``): it prints one line that starts with
-  ``○ Not attempted yet`` and returns ``False``; the notebook then goes on with the course
-  package's version.
+  ``○ Not attempted yet`` and returns a false :class:`Outcome`; the notebook then goes on
+  with the course package's version.
 
 A checker is a function decorated with :func:`checker` that returns the success message.
+It runs inside ``torch.random.fork_rng``, so the notebook's random stream is the same whether
+or not the checker ran (whatever the learner's code or a layer's constructor draws is undone),
+and it draws its own test data from its own ``torch.Generator``.
 """
 
 import functools
 from collections.abc import Callable
+
+import torch
 
 CORRECT = "✓ Correct"
 NOT_ATTEMPTED = "○ Not attempted yet"
@@ -54,21 +60,45 @@ def call_learner(function: Callable, *args, context: str = "Your function", **kw
         raise ExerciseError(f"{context} raised {type(error).__name__}: {error}") from error
 
 
-def checker(what_to_write: str) -> Callable[[Callable[..., str]], Callable[..., bool]]:
+class Outcome:
+    """What a checker returns: true when the answer is correct, false when not attempted.
+
+    A notebook shows the checker's printed line only: IPython does not echo this object
+    after the cell (``_ipython_display_`` shows nothing), so no stray ``True`` appears.
+    """
+
+    def __init__(self, correct: bool):
+        self.correct = correct
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __repr__(self) -> str:
+        return f"Outcome(correct={self.correct})"
+
+    def _ipython_display_(self) -> None:
+        """Display nothing: the checker has already printed its line."""
+
+
+def checker(what_to_write: str) -> Callable[[Callable[..., str]], Callable[..., Outcome]]:
     """Turn ``check(...) -> success message`` into a checker with the three outcomes above.
 
     ``what_to_write`` finishes the not-attempted line, e.g. ``"write MyLoRALinear above"``.
+    The checker gains a keyword ``verbose``: ``verbose=False`` prints nothing on success (for
+    tests); the not-attempted line is always printed.
     """
-    def decorate(check: Callable[..., str]) -> Callable[..., bool]:
+    def decorate(check: Callable[..., str]) -> Callable[..., Outcome]:
         @functools.wraps(check)
-        def run(*args, **kwargs) -> bool:
+        def run(*args, verbose: bool = True, **kwargs) -> Outcome:
             try:
-                message = check(*args, **kwargs)
+                with torch.random.fork_rng(devices=[]):
+                    message = check(*args, **kwargs)
             except NotAttempted:
                 print(f"{NOT_ATTEMPTED}: {what_to_write}, then run this cell again. "
                       "Until then the notebook goes on with the course package's version.")
-                return False
-            print(f"{CORRECT}: {message}")
-            return True
+                return Outcome(False)
+            if verbose:
+                print(f"{CORRECT}: {message}")
+            return Outcome(True)
         return run
     return decorate

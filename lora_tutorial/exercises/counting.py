@@ -15,6 +15,7 @@ different wrong number, and names the mistake.
 
 import numbers
 
+from . import ExerciseError, call_learner, checker
 from ..skeletons import GPT2_SMALL
 
 _BLOCK = {"attn.q_proj": (768, 768), "attn.k_proj": (768, 768), "attn.v_proj": (768, 768),
@@ -28,15 +29,12 @@ def gpt2_shapes() -> dict[str, tuple[int, int]]:
 
 
 def _fail(message: str) -> None:
-    raise AssertionError(message)
+    raise ExerciseError(message)
 
 
 def _call(fn, shapes, r, targets):
-    try:
-        result = fn(dict(shapes), r, list(targets))
-    except Exception as error:  # show the learner what their function raised, and where
-        _fail(f"lora_param_count(shapes, r={r}, targets={targets}) raised "
-              f"{type(error).__name__}: {error}")
+    result = call_learner(fn, dict(shapes), r, list(targets),
+                          context=f"lora_param_count(shapes, r={r}, targets={targets})")
     if isinstance(result, bool) or not isinstance(result, numbers.Integral):
         if hasattr(result, "item") and float(result) == int(result):
             _fail(f"Return a plain Python int (got {type(result).__name__}); "
@@ -69,8 +67,9 @@ def _one_matrix(fn, d: int, k: int, r: int) -> None:
           f"{expected:,d}: {reason}.")
 
 
-def check_lora_param_count(fn, verbose: bool = True) -> None:
-    """Check ``lora_param_count(shapes, r, targets)``; raise ``AssertionError`` if wrong."""
+@checker("write lora_param_count above")
+def check_lora_param_count(fn) -> str:
+    """Check ``lora_param_count(shapes, r, targets)``; raise ``ExerciseError`` if wrong."""
     _one_matrix(fn, 4096, 4096, 8)   # the LoRA course's running example: 65,536
     _one_matrix(fn, 3072, 768, 4)    # non-square, like GPT-2's fc1: catches d/k mix-ups
 
@@ -102,6 +101,4 @@ def check_lora_param_count(fn, verbose: bool = True) -> None:
     if _call(fn, shapes, 8, ["no_such_layer"]) != 0:
         _fail("A target that matches no layer should add nothing (return 0 when nothing "
               "matches).")
-    if verbose:
-        print("✓ Correct: r·(d+k) for every weight whose name ends in a target, summed over "
-              "all layers.")
+    return "r·(d+k) for every weight whose name ends in a target, summed over all layers."

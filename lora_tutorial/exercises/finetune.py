@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from . import ExerciseError, call_learner, checker, require
 from ..counting import lora_parameter_count
 from ..inject import lora_layers
 from ..models import load_pretrained
@@ -38,72 +39,69 @@ def _check_once(add_lora: Callable[..., object], r: int, alpha: float) -> str:
     depth = len(model.blocks)
     expected_names = [f"blocks.{i}.attn.{t}" for i in range(depth) for t in TARGETS]
 
-    try:
-        add_lora(model, r=r, alpha=alpha)
-    except Exception as error:  # report the learner's error with the call that raised it
-        raise AssertionError(f"add_lora_to_attention(model, r={r}, alpha={alpha}) raised "
-                             f"{type(error).__name__}: {error}") from error
+    call_learner(add_lora, model, r=r, alpha=alpha,
+                 context=f"add_lora_to_attention(model, r={r}, alpha={alpha})")
 
     adapted = dict(lora_layers(model))
-    assert adapted, ("The model has no LoRA layers. Put LoRALinear layers in with "
-                     "inject_lora(model, target_modules, r=r, alpha=alpha).")
+    require(adapted, ("The model has no LoRA layers. Put LoRALinear layers in with "
+                      "inject_lora(model, target_modules, r=r, alpha=alpha)."))
     missing = [n for n in expected_names if n not in adapted]
     extra = [n for n in adapted if n not in expected_names]
-    assert not missing, (f"These projections have no LoRA layer: {_short(missing)}. Target "
-                         "both q_proj and v_proj, in every block (the list ['q_proj', 'v_proj'] "
-                         "matches them all by their last name).")
-    assert not extra, (f"LoRA was also put on {_short(extra)}. The task is the query and value "
-                       "projections only (Hu et al., 2021's choice); every extra target adds "
-                       "trainable parameters and changes the comparison.")
+    require(not missing, (f"These projections have no LoRA layer: {_short(missing)}. Target "
+                          "both q_proj and v_proj, in every block (the list ['q_proj', 'v_proj'] "
+                          "matches them all by their last name)."))
+    require(not extra, (f"LoRA was also put on {_short(extra)}. The task is the query and value "
+                        "projections only (Hu et al., 2021's choice); every extra target adds "
+                        "trainable parameters and changes the comparison."))
     wrong_r = sorted({layer.r for layer in adapted.values()} - {r})
-    assert not wrong_r, (f"The LoRA layers have rank {wrong_r}, but the call asked for r={r}. "
-                         "Pass the function's r on to inject_lora instead of a fixed number.")
+    require(not wrong_r, (f"The LoRA layers have rank {wrong_r}, but the call asked for r={r}. "
+                          "Pass the function's r on to inject_lora instead of a fixed number."))
     wrong_alpha = sorted({layer.alpha for layer in adapted.values()} - {alpha})
-    assert not wrong_alpha, (f"The LoRA layers have alpha {wrong_alpha}, but the call asked "
-                             f"for alpha={alpha}; pass the function's alpha on.")
+    require(not wrong_alpha, (f"The LoRA layers have alpha {wrong_alpha}, but the call asked "
+                              f"for alpha={alpha}; pass the function's alpha on."))
 
     params = dict(model.named_parameters())
     frozen_lora = [n for n, p in params.items() if _is_lora(n) and not p.requires_grad]
-    assert not frozen_lora, (f"{_short(frozen_lora)} {_are(frozen_lora)} frozen "
-                             "(requires_grad=False). A and B are the only parameters that "
-                             "should learn; frozen, nothing trains.")
+    require(not frozen_lora, (f"{_short(frozen_lora)} {_are(frozen_lora)} frozen "
+                              "(requires_grad=False). A and B are the only parameters that "
+                              "should learn; frozen, nothing trains."))
     others = [n for n, p in params.items() if p.requires_grad and not _is_lora(n)]
     if others and all(n.startswith("head.") for n in others):
-        raise AssertionError(
+        raise ExerciseError(
             f"{_short(others)} {_are(others)} trainable. The pretrained head already maps "
             "features to the 10 digit classes, so pure LoRA keeps it frozen; training it "
             "would also make the checkpoint more than the adapter.")
     if others and all(".base_layer." in n for n in others):
-        raise AssertionError(
+        raise ExerciseError(
             f"{_short(others)} {_are(others)} trainable. The pretrained layer inside each "
             "LoRA layer must stay frozen: it would get a gradient and Adam state, which is "
             "exactly what LoRA saves.")
-    assert not others, (f"Besides A and B, these still train: {_short(others)}. Call "
-                        "mark_only_lora_as_trainable(model) after injecting, so every "
-                        "pretrained parameter (weights, biases, LayerNorms, the head) is frozen.")
+    require(not others, (f"Besides A and B, these still train: {_short(others)}. Call "
+                         "mark_only_lora_as_trainable(model) after injecting, so every "
+                         "pretrained parameter (weights, biases, LayerNorms, the head) is frozen."))
 
     dim = model.config.dim
     per_layer = lora_parameter_count(dim, dim, r)
     expected = len(expected_names) * per_layer
     trainable = sum(p.numel() for p in params.values() if p.requires_grad)
-    assert trainable == expected, (f"{trainable:,d} parameters train, but LoRA on "
-                                   f"{len(expected_names)} projections of {dim}×{dim} with r={r} "
-                                   f"has r·(d + k) = {per_layer:,d} each, {expected:,d} in all.")
+    require(trainable == expected, (f"{trainable:,d} parameters train, but LoRA on "
+                                    f"{len(expected_names)} projections of {dim}×{dim} with r={r} "
+                                    f"has r·(d + k) = {per_layer:,d} each, {expected:,d} in all."))
 
     state = model.state_dict()
     changed = [n for n, t in pretrained.items()
                if not torch.equal(state.get(n, state.get(_as_base_layer(n), t)), t)]
-    assert not changed, (f"The pretrained values of {_short(changed)} changed. Adding LoRA must "
-                         "leave W0 and every other pretrained tensor exactly as loaded.")
+    require(not changed, (f"The pretrained values of {_short(changed)} changed. Adding LoRA must "
+                          "leave W0 and every other pretrained tensor exactly as loaded."))
     images = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     model.eval()
     with torch.no_grad():
         same = torch.equal(model(images), base(images))
     nonzero_b = [n for n, layer in adapted.items() if layer.lora_B.weight.abs().sum() > 0]
-    assert same, ("The adapted model does not start equal to the base model: its outputs "
-                  "differ before any training."
-                  + (f" B is not zero in {_short(nonzero_b)}; with B = 0 the update B·A is "
-                     "zero at the start." if nonzero_b else ""))
+    require(same, ("The adapted model does not start equal to the base model: its outputs "
+                   "differ before any training."
+                   + (f" B is not zero in {_short(nonzero_b)}; with B = 0 the update B·A is "
+                      "zero at the start." if nonzero_b else "")))
 
     # The consequence that matters: a training step moves A and B only.
     model.train()
@@ -114,7 +112,7 @@ def _check_once(add_lora: Callable[..., object], r: int, alpha: float) -> str:
     moved = [n for n, p in model.named_parameters()
              if not _is_lora(n) and _pretrained_value(n, pretrained) is not None
              and not torch.equal(p.detach(), _pretrained_value(n, pretrained))]
-    assert not moved, f"A training step changed pretrained parameters: {_short(moved)}."
+    require(not moved, f"A training step changed pretrained parameters: {_short(moved)}.")
     total = sum(p.numel() for p in params.values())
     return (f"r={r}: {trainable:,d} of {total:,d} parameters train "
             f"({100 * trainable / total:.2f}%)")
@@ -131,15 +129,16 @@ def _pretrained_value(name: str, pretrained: dict[str, torch.Tensor]) -> torch.T
     return pretrained.get(name.replace(".base_layer.", "."), pretrained.get(name))
 
 
-def check_add_lora_to_attention(add_lora: Callable[..., object]) -> None:
+@checker("write add_lora_to_attention above")
+def check_add_lora_to_attention(add_lora: Callable[..., object]) -> str:
     """Run the learner's ``add_lora_to_attention(model, r, alpha)`` on fresh course models.
 
-    Raises ``AssertionError`` with a specific message; prints one line when all is right.
+    Raises ``ExerciseError`` with a specific message; prints one line when all is right. The
+    shared :func:`~lora_tutorial.exercises.checker` runs it inside ``fork_rng``: the injected
+    layers draw A from the global stream, but the notebook's stream (and so every later
+    cell's result) does not depend on whether the checker ran.
     """
-    # fork_rng: the checks draw random numbers, but the notebook's own random stream (and so
-    # every later cell's result) must not depend on whether the checker ran.
-    with torch.random.fork_rng(devices=[]):
-        summaries = [_check_once(add_lora, r, alpha) for r, alpha in ((8, 16), (2, 4))]
-    print("Correct: LoRA on q_proj and v_proj in every block, only A and B train, the base "
-          "and the head stay frozen, and the model starts equal to the base — "
-          + "; ".join(summaries) + ".")
+    summaries = [_check_once(add_lora, r, alpha) for r, alpha in ((8, 16), (2, 4))]
+    return ("LoRA on q_proj and v_proj in every block, only A and B train, the base and the "
+            "head stay frozen, and the model starts equal to the base — "
+            + "; ".join(summaries) + ".")

@@ -14,11 +14,13 @@ with a message that says what is wrong and why it matters.
 import torch
 from torch import nn
 
+from . import ExerciseError, call_learner, checker
+
 D, K, R, ALPHA = 6, 10, 4, 8  # non-square, and alpha/r = 2 differs from 1, alpha/√r and r/alpha
 
 
 def _fail(message: str) -> None:
-    raise AssertionError(message)
+    raise ExerciseError(message)
 
 
 def _find(layer: nn.Module, names: tuple[str, ...], what: str):
@@ -49,29 +51,39 @@ def _parts(layer: nn.Module):
 
 
 def _build(cls, base: nn.Linear, dropout: float) -> nn.Module:
+    call = f"{cls.__name__}(base, r={R}, alpha={ALPHA}, dropout={dropout})"
     try:
-        return cls(base, R, ALPHA, dropout=dropout)
-    except TypeError as error:
-        _fail(f"Calling {cls.__name__}(base, r={R}, alpha={ALPHA}, dropout={dropout}) failed "
-              f"({error}). The signature should be __init__(self, base, r, alpha, "
-              "dropout=0.0).")
+        return call_learner(cls, base, R, ALPHA, dropout=dropout, context=f"Calling {call}")
+    except ExerciseError as error:
+        if isinstance(error.__cause__, TypeError):
+            _fail(f"Calling {call} failed ({error.__cause__}). The signature should be "
+                  "__init__(self, base, r, alpha, dropout).")
+        raise
 
 
-def check_lora_layer(cls, verbose: bool = True) -> None:
-    """Check a learner's LoRA layer class; raise ``AssertionError`` with advice if wrong.
-
-    The checks use their own seeds and leave the caller's random state as it was.
-    """
-    with torch.random.fork_rng(devices=[]):
-        _check(cls)
-    if verbose:
-        print("✓ Correct: W0 frozen, A r×k random, B d×r zero (the layer starts equal to the "
-              "base), update scaled by alpha/r, dropout only on the LoRA path.")
-
-
-def _check(cls) -> None:
-    torch.manual_seed(0)
+def _base_layer(generator: torch.Generator) -> nn.Linear:
+    """A k→d linear layer with values from the checker's own generator."""
     base = nn.Linear(K, D)
+    with torch.no_grad():
+        base.weight.copy_(torch.randn(D, K, generator=generator) / K ** 0.5)
+        base.bias.copy_(0.1 * torch.randn(D, generator=generator))
+    return base
+
+
+def _forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return call_learner(layer, x, context=f"Your layer's forward on an input of shape "
+                                          f"{tuple(x.shape)}")
+
+
+@checker("write MyLoRALinear above")
+def check_lora_layer(cls) -> str:
+    """Check a learner's LoRA layer class; raise ``ExerciseError`` with advice if wrong.
+
+    The checks draw their data from their own generator; the caller's random state is left
+    as it was.
+    """
+    generator = torch.Generator().manual_seed(0)
+    base = _base_layer(generator)
     w0 = base.weight.detach().clone()
     layer = _build(cls, base, dropout=0.0)
     if not isinstance(layer, nn.Module):
@@ -110,10 +122,10 @@ def _check(cls) -> None:
               "(B's gradient needs A·x, A's needs B), so the adapter never learns. "
               "Initialise A randomly (nn.init.kaiming_uniform_(A, a=math.sqrt(5))).")
 
-    x = torch.randn(5, K)
+    x = torch.randn(5, K, generator=generator)
     layer.eval()
     with torch.no_grad():
-        start = layer(x)
+        start = _forward(layer, x)
         if start.shape != (5, D):
             _fail(f"forward returned shape {tuple(start.shape)} for an input of shape (5, {K}); "
                   f"expected (5, {D}), like the base layer's output.")
@@ -127,8 +139,8 @@ def _check(cls) -> None:
                   "term, nothing else (does forward use W0 through self.base?).")
 
         # Now pretend B was trained, and compare against the formula and its usual mistakes.
-        B.copy_(torch.randn(D, R) * 0.5)
-        out = layer(x)
+        B.copy_(torch.randn(D, R, generator=generator) * 0.5)
+        out = _forward(layer, x)
         lora = x @ A.T @ B.T
         candidates = {
             "right": base(x) + (ALPHA / R) * lora,
@@ -151,26 +163,27 @@ def _check(cls) -> None:
                            "(x @ A.T @ B.T) and the scaling."))
 
     # Dropout: only on the LoRA path, only in training mode.
-    torch.manual_seed(1)
-    base = nn.Linear(K, D)
+    base = _base_layer(generator)
     layer = _build(cls, base, dropout=0.5)
     _, _, A, _, B = _parts(layer)
     layer.train()
     with torch.no_grad():
-        if not torch.allclose(layer(x), base(x), atol=1e-6):
+        if not torch.allclose(_forward(layer, x), base(x), atol=1e-6):
             _fail("In training mode, with B = 0, your layer's output differs from the base "
                   "layer's: dropout seems to act on the base path (W0·x) too. LoRA's dropout "
                   "regularises only the low-rank path, A·dropout(x); the frozen path must "
                   "compute exactly what the pretrained layer computes.")
-        B.copy_(torch.randn(D, R) * 0.5)
-        first, second = layer(x), layer(x)
+        B.copy_(torch.randn(D, R, generator=generator) * 0.5)
+        first, second = _forward(layer, x), _forward(layer, x)
         if torch.equal(first, second):
             _fail("With dropout=0.5 in training mode, two calls gave identical outputs: the "
                   "dropout argument seems to be ignored. Apply nn.Dropout(dropout) to x on "
                   "the LoRA path: B·A·dropout(x).")
         layer.eval()
         expected = base(x) + (ALPHA / R) * (x @ A.T @ B.T)
-        if not torch.allclose(layer(x), expected, atol=1e-5):
+        if not torch.allclose(_forward(layer, x), expected, atol=1e-5):
             _fail("In eval mode your layer is not deterministic or not equal to "
                   "base(x) + (alpha/r)·B·A·x: use nn.Dropout (which switches off in eval "
                   "mode) rather than a hand-made random mask.")
+    return ("W0 frozen, A r×k random, B d×r zero (the layer starts equal to the base), update "
+            "scaled by alpha/r, dropout only on the LoRA path.")

@@ -15,11 +15,14 @@ the factors shows up as a shape error) and names the usual mistakes.
 import torch
 from torch import nn
 
+from . import ExerciseError, call_learner, checker
+from ..layers import LoRALinear
+
 D, K, R, ALPHA = 6, 10, 3, 12  # non-square, r ≠ d, k, and alpha/r = 4 differs from 1 and r/alpha
 
 
 def _fail(message: str) -> None:
-    raise AssertionError(message)
+    raise ExerciseError(message)
 
 
 def _factors(d: int, k: int, r: int, seed: int):
@@ -33,21 +36,21 @@ def _factors(d: int, k: int, r: int, seed: int):
 def _call(fn, w0, a, b, alpha, r):
     d, k = w0.shape
     try:
-        return fn(w0, a, b, alpha, r)
-    except RuntimeError as error:
-        if "shapes cannot be multiplied" in str(error) or "size mismatch" in str(error):
-            _fail(f"Your function raised a shape error ({error}). The order of the factors "
+        return call_learner(fn, w0, a, b, alpha, r,
+                            context=f"merge_weights(W0, A, B, alpha={alpha}, r={r})")
+    except ExerciseError as error:
+        cause = str(error.__cause__)
+        if "shapes cannot be multiplied" in cause or "size mismatch" in cause:
+            _fail(f"Your function raised a shape error ({cause}). The order of the factors "
                   f"matters: A is r×k = {tuple(a.shape)} and B is d×r = {tuple(b.shape)}, so "
                   f"A @ B multiplies ({r}×{k})·({d}×{r}), which only fits when k = d. The "
                   f"update is B @ A: ({d}×{r})·({r}×{k}) = {d}×{k}, the shape of W0.")
-        _fail(f"merge_weights(W0, A, B, alpha={alpha}, r={r}) raised RuntimeError: {error}")
-    except Exception as error:  # show the learner what their function raised
-        _fail(f"merge_weights(W0, A, B, alpha={alpha}, r={r}) raised "
-              f"{type(error).__name__}: {error}")
+        raise
 
 
-def check_merge_weights(fn, verbose: bool = True) -> None:
-    """Check ``merge_weights(W0, A, B, alpha, r)``; raise ``AssertionError`` with advice."""
+@checker("write merge_weights above")
+def check_merge_weights(fn) -> str:
+    """Check ``merge_weights(W0, A, B, alpha, r)``; raise ``ExerciseError`` with advice."""
     w0, a, b = _factors(D, K, R, seed=0)
     w0_before, a_before, b_before = w0.clone(), a.clone(), b.clone()
     result = _call(fn, w0, a, b, ALPHA, R)
@@ -110,26 +113,26 @@ def check_merge_weights(fn, verbose: bool = True) -> None:
     # A square layer: here A @ B would not raise, so test a second case.
     w0, a, b = _factors(8, 8, 2, seed=1)
     result = _call(fn, w0.clone(), a, b, 4, 2)
-    if tuple(result.shape) != (8, 8) or not torch.allclose(result, w0 + 2 * b @ a, atol=1e-5):
+    if (not torch.is_tensor(result) or tuple(result.shape) != (8, 8)
+            or not torch.allclose(result, w0 + 2 * b @ a, atol=1e-5)):
         _fail("Your function fails on a square 8×8 layer with r=2, alpha=4. Use only W0, A, "
               "B, alpha and r (no fixed sizes) and compute W0 + (alpha/r)·(B @ A).")
 
     # The merged weight in a plain nn.Linear gives the LoRA layer's outputs.
-    torch.manual_seed(2)
-    from ..layers import LoRALinear
-
+    generator = torch.Generator().manual_seed(2)
     layer = LoRALinear(nn.Linear(K, D), r=R, alpha=ALPHA)
     with torch.no_grad():
-        layer.lora_B.weight.normal_(0, 0.5)
+        for p in layer.parameters():  # the checker's own values, not the global stream's
+            p.copy_(torch.randn(p.shape, generator=generator) / K ** 0.5)
+        layer.lora_B.weight.copy_(0.5 * torch.randn(D, R, generator=generator))
         merged = nn.Linear(K, D)
         merged.weight.copy_(_call(fn, layer.base_layer.weight.detach().clone(),
                                   layer.lora_A.weight.detach(), layer.lora_B.weight.detach(),
                                   ALPHA, R))
         merged.bias.copy_(layer.base_layer.bias)
-        x = torch.randn(5, K)
+        x = torch.randn(5, K, generator=generator)
         if not torch.allclose(merged(x), layer(x), atol=1e-5):
             _fail("An nn.Linear holding your merged weight does not reproduce the LoRA "
                   "layer's outputs. Check the order B @ A and the scaling alpha/r.")
-    if verbose:
-        print("✓ Correct: W = W0 + (alpha/r)·B·A has W0's shape (d×k), W0 is left untouched, "
-              "and a plain nn.Linear with W computes what the LoRA layer computes.")
+    return ("W = W0 + (alpha/r)·B·A has W0's shape (d×k), W0 is left untouched, and a plain "
+            "nn.Linear with W computes what the LoRA layer computes.")

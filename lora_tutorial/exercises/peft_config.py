@@ -8,6 +8,7 @@ number of trainable parameters.
 
 import copy
 
+from . import ExerciseError, checker, require_attempted
 from ..counting import count_parameters
 from ..inject import inject_lora, mark_only_lora_as_trainable
 
@@ -19,7 +20,7 @@ TARGET_CALL = (f"inject_lora(model, target_modules={TARGETS}, r={R}, alpha={ALPH
 
 
 def _fail(message: str) -> None:
-    raise AssertionError(message)
+    raise ExerciseError(message)
 
 
 def _adapted_by_peft(peft_model) -> list[str]:
@@ -73,9 +74,12 @@ def _check_fields(config) -> None:
               "modules; the call trains only LoRA's A and B. Leave it out.")
 
 
-def check_lora_config(config, verbose: bool = True) -> None:
+@checker("write my_config above")
+def check_lora_config(config) -> str:
     """Check a learner's ``LoraConfig`` against :data:`TARGET_CALL`."""
     import peft
+
+    require_attempted(config)
 
     from ..models import load_pretrained
 
@@ -113,8 +117,6 @@ def check_lora_config(config, verbose: bool = True) -> None:
     if (trainable, total) != (ours_count.trainable, ours_count.total):
         _fail(f"Same modules, but PEFT trains {trainable:,d} of {total:,d} parameters and the "
               f"call {ours_count.trainable:,d} of {ours_count.total:,d}. Check r and bias.")
-    if verbose:
-        print(f"✓ Correct: r={R}, lora_alpha={ALPHA} (scaling {ALPHA // R}), "
-              f"lora_dropout={DROPOUT}, target_modules={_shown(config.target_modules)}: "
-              f"the same {len(expected)} modules and {trainable:,d} trainable parameters "
-              "as the inject_lora call.")
+    return (f"r={R}, lora_alpha={ALPHA} (scaling {ALPHA // R}), lora_dropout={DROPOUT}, "
+            f"target_modules={_shown(config.target_modules)}: the same {len(expected)} "
+            f"modules and {trainable:,d} trainable parameters as the inject_lora call.")
