@@ -8,6 +8,9 @@ PEFT writes with ``save_pretrained``, so either side can load the other's:
   and ``...lora_B.weight``. safetensors stores raw numbers only, so loading a file can never
   run code (unlike pickle-based ``torch.save`` files).
 * ``adapter_config.json``: ``r``, ``lora_alpha``, ``target_modules`` and friends.
+
+DoRA layers (:mod:`lora_tutorial.dora`) add one vector per module,
+``...<module>.lora_magnitude_vector``, and ``"use_dora": true`` in the config, as in PEFT.
 """
 
 import json
@@ -18,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .dora import DoRALinear
 from .inject import find_target_modules, inject_lora, lora_layers
 
 WEIGHTS_NAME = "adapter_model.safetensors"
@@ -31,6 +35,8 @@ def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     for name, layer in lora_layers(model):
         state[f"{PEFT_PREFIX}{name}.lora_A.weight"] = layer.lora_A.weight
         state[f"{PEFT_PREFIX}{name}.lora_B.weight"] = layer.lora_B.weight
+        if isinstance(layer, DoRALinear):
+            state[f"{PEFT_PREFIX}{name}.lora_magnitude_vector"] = layer.lora_magnitude_vector
     return state
 
 
@@ -56,8 +62,9 @@ def save_adapter(model: nn.Module, directory: str | Path,
     names = [name for name, _ in lora_layers(model)]
     if not names:
         raise ValueError("The model has no LoRA layers to save; call inject_lora first.")
+    saved = ("lora_A", "lora_B", "lora_magnitude_vector")
     not_saved = [name for name, p in model.named_parameters()
-                 if p.requires_grad and "lora_A" not in name and "lora_B" not in name]
+                 if p.requires_grad and not any(key in name for key in saved)]
     if not_saved:
         warnings.warn(f"Only lora_A/lora_B are saved, but these parameters are trainable too "
                       f"and will not be in the adapter: {not_saved[:5]}"
@@ -73,6 +80,8 @@ def save_adapter(model: nn.Module, directory: str | Path,
         "lora_dropout": _shared_setting(model, "dropout",
                                         lambda layer: getattr(layer.lora_dropout, "p", 0.0)),
         "use_rslora": _shared_setting(model, "use_rslora", lambda layer: layer.use_rslora),
+        "use_dora": _shared_setting(model, "layer type (LoRA or DoRA)",
+                                    lambda layer: isinstance(layer, DoRALinear)),
         "target_modules": _target_modules_for_config(model, names),
         "bias": "none",
         "fan_in_fan_out": False,
@@ -129,6 +138,7 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
     config, tensors = read_adapter(directory)
     r, alpha = config["r"], config["lora_alpha"]
     use_rslora = config.get("use_rslora", False)
+    use_dora = config.get("use_dora", False)
     existing = dict(lora_layers(model))
     if existing:
         merged = [name for name, layer in existing.items() if layer.merged]
@@ -137,23 +147,35 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
         names = list(existing)
         shapes = {name: (layer.r, layer.in_features, layer.out_features)
                   for name, layer in existing.items()}
+        dora = {name: isinstance(layer, DoRALinear) for name, layer in existing.items()}
     else:
         names = find_target_modules(model, config["target_modules"])
         modules = dict(model.named_modules())
         shapes = {name: (r, modules[name].in_features, modules[name].out_features)
                   for name in names}
+        dora = dict.fromkeys(names, use_dora)
     expected = {}
     for name, (rank, k, d) in shapes.items():
         expected[f"{PEFT_PREFIX}{name}.lora_A.weight"] = (rank, k)
         expected[f"{PEFT_PREFIX}{name}.lora_B.weight"] = (d, rank)
+        if dora[name]:
+            expected[f"{PEFT_PREFIX}{name}.lora_magnitude_vector"] = (d,)
+    if any(dora.values()) != use_dora:
+        raise ValueError(f"The adapter in {directory} is {'DoRA' if use_dora else 'LoRA'} "
+                         f"(use_dora={use_dora}), but the model's layers are "
+                         f"{'DoRA' if any(dora.values()) else 'LoRA'}; load it into a fresh "
+                         "base model instead.")
     _check_fits(tensors, expected, directory)
 
     if not existing:
-        inject_lora(model, names, r=r, alpha=alpha,
-                    dropout=config.get("lora_dropout", 0.0), use_rslora=use_rslora)
+        inject_lora(model, names, r=r, alpha=alpha, dropout=config.get("lora_dropout", 0.0),
+                    use_rslora=use_rslora, use_dora=use_dora)
     for name, layer in lora_layers(model):
         layer.alpha, layer.use_rslora = alpha, use_rslora
         with torch.no_grad():
             layer.lora_A.weight.copy_(tensors[f"{PEFT_PREFIX}{name}.lora_A.weight"])
             layer.lora_B.weight.copy_(tensors[f"{PEFT_PREFIX}{name}.lora_B.weight"])
+            if dora[name]:
+                layer.lora_magnitude_vector.copy_(
+                    tensors[f"{PEFT_PREFIX}{name}.lora_magnitude_vector"])
     return names

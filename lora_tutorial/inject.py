@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from .dora import DoRALinear
 from .layers import LoRALinear
 
 
@@ -92,8 +93,12 @@ def _replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def inject_lora(model: nn.Module, target_modules: str | list[str], r: int = 8,
-                alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False) -> list[str]:
+                alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False,
+                use_dora: bool = False) -> list[str]:
     """Replace the selected ``nn.Linear`` modules of ``model`` by ``LoRALinear``, in place.
+
+    ``use_dora=True`` puts :class:`~lora_tutorial.dora.DoRALinear` layers in instead (as
+    PEFT's ``LoraConfig(use_dora=True)`` does).
 
     Every check runs before the first replacement, so a failed call leaves the model as it
     was. Injection freezes only the adapted base layers; call
@@ -103,14 +108,16 @@ def inject_lora(model: nn.Module, target_modules: str | list[str], r: int = 8,
     """
     names = find_target_modules(model, target_modules)
     modules = dict(model.named_modules())
-    adapted = {name: LoRALinear(modules[name], r, alpha, dropout, use_rslora) for name in names}
+    layer_class = DoRALinear if use_dora else LoRALinear
+    adapted = {name: layer_class(modules[name], r, alpha, dropout, use_rslora) for name in names}
     for name, layer in adapted.items():
         _replace_module(model, name, layer)
     return names
 
 
 def mark_only_lora_as_trainable(model: nn.Module, bias: str = "none") -> None:
-    """Freeze every parameter except LoRA's ``lora_A``/``lora_B`` (loralib's function).
+    """Freeze every parameter except LoRA's ``lora_A``/``lora_B`` (loralib's function),
+    and DoRA's ``lora_magnitude_vector``.
 
     ``bias``: ``"none"`` freezes all biases, ``"all"`` trains every bias in the model,
     ``"lora_only"`` trains only the biases of the adapted layers.
@@ -118,7 +125,8 @@ def mark_only_lora_as_trainable(model: nn.Module, bias: str = "none") -> None:
     if bias not in ("none", "all", "lora_only"):
         raise ValueError(f"bias must be 'none', 'all' or 'lora_only', got {bias!r}.")
     for name, param in model.named_parameters():
-        param.requires_grad = "lora_A" in name or "lora_B" in name
+        param.requires_grad = any(key in name for key in ("lora_A", "lora_B",
+                                                          "lora_magnitude_vector"))
         if bias == "all" and name.rsplit(".", 1)[-1] == "bias":
             param.requires_grad = True
     if bias == "lora_only":
