@@ -80,8 +80,6 @@ def save_adapter(model: nn.Module, directory: str | Path,
         "lora_dropout": _shared_setting(model, "dropout",
                                         lambda layer: getattr(layer.lora_dropout, "p", 0.0)),
         "use_rslora": _shared_setting(model, "use_rslora", lambda layer: layer.use_rslora),
-        "use_dora": _shared_setting(model, "layer type (LoRA or DoRA)",
-                                    lambda layer: isinstance(layer, DoRALinear)),
         "target_modules": _target_modules_for_config(model, names),
         "bias": "none",
         "fan_in_fan_out": False,
@@ -89,6 +87,9 @@ def save_adapter(model: nn.Module, directory: str | Path,
         "inference_mode": True,
         "modules_to_save": None,
     }
+    if _shared_setting(model, "layer type (LoRA or DoRA)",
+                       lambda layer: isinstance(layer, DoRALinear)):
+        config["use_dora"] = True  # PEFT's key; a config without it means plain LoRA
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {key: t.detach().contiguous().cpu() for key, t in lora_state_dict(model).items()}

@@ -193,7 +193,7 @@ def test_lora_and_dora_files_do_not_mix(tmp_path):
         load_adapter(plain, tmp_path / "dora")
     assert all(torch.equal(before[k], v) for k, v in plain.state_dict().items())
     save_adapter(plain, tmp_path / "lora")
-    assert json.loads((tmp_path / "lora" / "adapter_config.json").read_text())["use_dora"] is False
+    assert "use_dora" not in json.loads((tmp_path / "lora" / "adapter_config.json").read_text())
     with pytest.raises(ValueError, match="DoRA"):
         load_adapter(ours, tmp_path / "lora")
 
