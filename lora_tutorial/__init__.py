@@ -2,8 +2,11 @@
 
 Read it in this order: ``layers`` (the LoRA layer; ``layers_hf`` adds GPT-2's ``Conv1D`` and
 embeddings), ``inject`` (putting layers into a model), ``counting`` (what it saves),
-``adapters`` (saving and loading), ``lowrank`` (why low rank is enough), ``measure`` (timing and memory), ``device`` (CPU or GPU). The course's
-pretrained model and its data live in ``models``, ``data``, ``training`` and ``pretrain``.
+``adapters`` (saving and loading), ``lowrank`` (why low rank is enough), ``measure`` (timing
+and memory), ``device`` (CPU or GPU). Beyond plain LoRA, beside the core: ``dora``,
+``quantize`` (QLoRA's 4-bit NormalFloat base) and ``loraplus``. The course's pretrained
+models and their data live in ``models`` (``vit``, ``gpt``), ``data``, ``text``,
+``training``, ``pretrain`` and ``pretrain_gpt``.
 
 Every name in ``_EXPORTS`` is importable from the package root (``from lora_tutorial import
 LoRALinear``), but a submodule is imported only when one of its names is first used
@@ -22,6 +25,7 @@ _EXPORTS = {
     "counting": ("ParameterCount", "TrainingMemory", "count_parameters", "format_bytes",
                  "gradient_bytes", "lora_parameter_count", "markdown_table",
                  "optimizer_state_bytes", "training_memory"),
+    "dora": ("DoRALinear",),
     "data": ("TASKS", "TaskData", "load_digits_split", "load_task"),
     "device": ("get_device",),
     "inject": ("disable_lora", "find_target_modules", "inject_lora", "linear_module_names",
@@ -29,11 +33,13 @@ _EXPORTS = {
                "unmerge_lora"),
     "layers": ("LoRALayer", "LoRALinear", "check_lora_settings", "lora_scaling"),
     "layers_hf": ("LoRAConv1D", "LoRAEmbedding"),
+    "loraplus": ("loraplus_param_groups", "make_loraplus_optimizer"),
     "lowrank": ("energy_kept", "low_rank_approximation", "rank_for_energy", "relative_error",
                 "singular_values", "subspace_similarity"),
     "measure": ("file_size", "peak_memory_bytes", "time_interleaved"),
-    "models": ("TinyViT", "TinyViTConfig", "load_pretrained", "load_pretrained_info",
-               "save_pretrained"),
+    "models": ("TinyGPT", "TinyGPTConfig", "TinyViT", "TinyViTConfig", "load_pretrained",
+               "load_pretrained_gpt", "load_pretrained_info", "save_pretrained"),
+    "quantize": ("Linear4bit", "dequantize_4bit", "quantize_4bit", "quantize_base_layers"),
     "training": ("evaluate", "make_optimizer", "train", "train_step"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -11,6 +11,9 @@ tasks, each a small file. The files are exactly what Hugging Face PEFT writes wi
 * ``adapter_config.json``: ``r``, ``lora_alpha``, ``target_modules`` and friends, and
   PEFT's ``rank_pattern``/``alpha_pattern`` for layers whose rank or alpha differ.
 
+DoRA layers (:mod:`lora_tutorial.dora`) add one vector per module,
+``<module>.lora_magnitude_vector``, and ``"use_dora": true`` in the config, as in PEFT.
+
 Loading trusts nothing: every field of the config is checked before the model is touched,
 and a setting this package cannot honour exactly is refused, never ignored.
 """
@@ -29,6 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .dora import DoRALinear
 from .inject import (build_lora_layers, find_target_modules, install_lora_layers,
                      lora_layers, lora_parameters)
 from .layers import check_lora_settings
@@ -44,7 +48,7 @@ INFORMATIONAL_FIELDS = {"peft_type", "task_type", "base_model_name_or_path", "re
                         "megatron_core", "qalora_group_size", "runtime_config"}
 # Fields this package reads and honours.
 HONOURED_FIELDS = {"r", "lora_alpha", "lora_dropout", "use_rslora", "target_modules",
-                   "fan_in_fan_out", "bias", "rank_pattern", "alpha_pattern"}
+                   "fan_in_fan_out", "bias", "rank_pattern", "alpha_pattern", "use_dora"}
 
 
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -81,6 +85,8 @@ def adapter_config(model: nn.Module, base_model_name_or_path: str | None = None)
     layers = dict(lora_layers(model))
     if not layers:
         raise ValueError("The model has no LoRA layers to save; call inject_lora first.")
+    dora = _shared_setting(layers, "layer type (LoRA or DoRA)",
+                           lambda layer: isinstance(layer, DoRALinear))
     r = _most_common([layer.r for layer in layers.values()])
     alpha = _most_common([layer.alpha for layer in layers.values()])
     patterns = {
@@ -106,6 +112,8 @@ def adapter_config(model: nn.Module, base_model_name_or_path: str | None = None)
         "init_lora_weights": True,
         "inference_mode": True,
         "modules_to_save": None,
+        # PEFT's key, written only for DoRA: a config without it means plain LoRA.
+        **({"use_dora": True} if dora else {}),
     }
 
 
@@ -196,7 +204,7 @@ def check_adapter_config(config: object) -> dict:
     """Check every field of an adapter config; return the settings this package uses.
 
     Raises ``ValueError`` naming the first field that is missing, has a wrong type or value,
-    or asks for something this package cannot do exactly (e.g. DoRA, bias tensors).
+    or asks for something this package cannot do exactly (e.g. bias tensors).
     """
     if not isinstance(config, dict):
         raise ValueError(f"the config must be a JSON object, got a {type(config).__name__}.")
@@ -217,6 +225,9 @@ def check_adapter_config(config: object) -> dict:
     if not isinstance(config.get("fan_in_fan_out", False), bool):
         raise ValueError(f"fan_in_fan_out must be true or false, got "
                          f"{config['fan_in_fan_out']!r}.")
+    use_dora = config.get("use_dora", False)
+    if not isinstance(use_dora, bool):
+        raise ValueError(f"use_dora must be true or false, got {use_dora!r}.")
     if config.get("bias", "none") != "none":
         raise ValueError(f"bias={config['bias']!r} adapters also train and save biases; only "
                          "bias='none' is supported here.")
@@ -231,7 +242,7 @@ def check_adapter_config(config: object) -> dict:
                          f"{', '.join(not_supported)}. Load it with PEFT instead.")
     return {"r": r, "alpha": alpha, "dropout": dropout, "use_rslora": use_rslora,
             "target_modules": target_modules, "rank_pattern": rank_pattern,
-            "alpha_pattern": alpha_pattern}
+            "alpha_pattern": alpha_pattern, "use_dora": use_dora}
 
 
 def _from_pattern(pattern: dict, name: str, default: object) -> object:
@@ -313,7 +324,14 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
         per_layer = {name: (_from_pattern(settings["rank_pattern"], name, settings["r"]),
                             _from_pattern(settings["alpha_pattern"], name, settings["alpha"]),
                             settings["dropout"], settings["use_rslora"]) for name in names}
-        layers = build_lora_layers(model, names, per_layer)
+        layers = build_lora_layers(model, names, per_layer, use_dora=settings["use_dora"])
+    kinds = {isinstance(layer, DoRALinear) for layer in layers.values()}
+    if kinds != {settings["use_dora"]}:
+        adapter = "a DoRA" if settings["use_dora"] else "a plain LoRA"
+        raise ValueError(f"{directory / CONFIG_NAME} describes {adapter} adapter, but the "
+                         f"layers it would load into are not all of that kind (DoRA is built "
+                         "here for nn.Linear only); load it into a fresh base model, or with "
+                         "PEFT.")
     expected, optional = {}, {}
     for name, layer in layers.items():
         for part, param in layer.named_parameters():

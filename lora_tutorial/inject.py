@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from .dora import DoRALinear
 from .layers import LoRALayer, LoRALinear, check_lora_settings
 from .layers_hf import LoRAConv1D, LoRAEmbedding
 
@@ -46,8 +47,9 @@ def lora_parameters(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
                 yield prefix + part, param
 
 
-def _lora_class_for(module: nn.Module) -> type[LoRALayer] | None:
-    return next((cls for cls in LORA_LAYER_TYPES if cls.accepts(module)), None)
+def _lora_class_for(module: nn.Module, use_dora: bool = False) -> type[LoRALayer] | None:
+    layer_class = next((cls for cls in LORA_LAYER_TYPES if cls.accepts(module)), None)
+    return DoRALinear if use_dora and layer_class is LoRALinear else layer_class
 
 
 def _is_linear(module: nn.Module) -> bool:
@@ -169,13 +171,13 @@ def _shared_weights(model: nn.Module, names: list[str]) -> dict[str, tuple[str, 
     return shared
 
 
-def build_lora_layers(model: nn.Module, names: list[str], settings: dict[str, tuple]
-                      ) -> dict[str, LoRALayer]:
+def build_lora_layers(model: nn.Module, names: list[str], settings: dict[str, tuple],
+                      use_dora: bool = False) -> dict[str, LoRALayer]:
     """Create (not yet insert) a LoRA layer for each name; ``settings[name]`` is
-    ``(r, alpha, dropout, use_rslora)``. Weights shared with other modules are flagged (and
+    ``(r, alpha, dropout, use_rslora)``; ``use_dora`` makes the ``nn.Linear`` ones DoRA. Weights shared with other modules are flagged (and
     warned about, as PEFT does), so that merging them is refused."""
     modules = dict(model.named_modules())
-    layers = {name: _lora_class_for(modules[name])(modules[name], *settings[name])
+    layers = {name: _lora_class_for(modules[name], use_dora)(modules[name], *settings[name])
               for name in names}
     for name, others in _shared_weights(model, names).items():
         layers[name].weight_shared_with = others
@@ -193,25 +195,39 @@ def install_lora_layers(model: nn.Module, layers: dict[str, LoRALayer]) -> None:
 
 
 def inject_lora(model: nn.Module, target_modules: str | list[str], r: int = 8,
-                alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False) -> list[str]:
+                alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False,
+                use_dora: bool = False) -> list[str]:
     """Replace the selected modules of ``model`` by LoRA layers, in place.
 
     ``nn.Linear`` gets a ``LoRALinear``, GPT-2's ``Conv1D`` a ``LoRAConv1D`` and
-    ``nn.Embedding`` a ``LoRAEmbedding``. Every check runs before the first replacement, so
-    a failed call leaves the model as it was. Injection freezes only the adapted base layers;
-    call :func:`mark_only_lora_as_trainable` to freeze everything else too.
+    ``nn.Embedding`` a ``LoRAEmbedding``. ``use_dora=True`` puts
+    :class:`~lora_tutorial.dora.DoRALinear` layers in instead (as PEFT's
+    ``LoraConfig(use_dora=True)`` does); this package builds DoRA for ``nn.Linear`` only.
+    Every check runs before the first replacement, so a failed call leaves the model as it
+    was. Injection freezes only the adapted base layers; call
+    :func:`mark_only_lora_as_trainable` to freeze everything else too.
 
     Returns the names of the adapted modules.
     """
     settings = check_lora_settings(r, alpha, dropout, use_rslora)
     names = find_target_modules(model, target_modules)
+    if not isinstance(use_dora, bool):
+        raise TypeError(f"use_dora must be True or False, got {use_dora!r}.")
+    modules = dict(model.named_modules())
+    if use_dora:
+        not_linear = [name for name in names if not LoRALinear.accepts(modules[name])]
+        if not_linear:
+            raise ValueError(f"DoRA is built here for nn.Linear layers only, but {not_linear} "
+                             "are not; target only nn.Linear modules with use_dora=True.")
     install_lora_layers(model, build_lora_layers(model, names,
-                                                 {name: settings for name in names}))
+                                                 {name: settings for name in names},
+                                                 use_dora=use_dora))
     return names
 
 
 def mark_only_lora_as_trainable(model: nn.Module, bias: str = "none") -> None:
-    """Freeze every parameter except LoRA's own (``lora_A``/``lora_B``; loralib's function).
+    """Freeze every parameter except LoRA's own (``lora_A``/``lora_B``, and DoRA's
+    ``lora_magnitude_vector``; loralib's function).
 
     ``bias``: ``"none"`` freezes all biases, ``"all"`` trains every bias in the model,
     ``"lora_only"`` trains only the biases of the adapted layers.

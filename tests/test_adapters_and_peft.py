@@ -226,7 +226,7 @@ BAD_CONFIGS = [
     ({"fan_in_fan_out": "yes"}, "fan_in_fan_out must be true or false"),
     ({"bias": "all"}, "only bias='none' is supported"),
     ({"modules_to_save": ["head"]}, r"does not implement: modules_to_save=\['head'\]"),
-    ({"use_dora": True}, "does not implement: use_dora=True"),
+    ({"use_dora": "yes"}, "use_dora must be true or false"),
     ({"layers_to_transform": [0]}, "does not implement: layers_to_transform"),
     ({"some_future_setting": 3}, "does not implement: some_future_setting=3"),
     ({"peft_type": "IA3"}, "holds a 'IA3' adapter, not LoRA"),

@@ -7,7 +7,9 @@ import sys
 import lora_tutorial
 
 PUBLIC = {
-    "LoRAConv1D", "LoRAEmbedding", "LoRALayer", "LoRALinear", "ParameterCount",
+    "DoRALinear", "Linear4bit", "TinyGPT", "TinyGPTConfig", "dequantize_4bit",
+    "load_pretrained_gpt", "loraplus_param_groups", "make_loraplus_optimizer", "quantize_4bit",
+    "quantize_base_layers", "LoRAConv1D", "LoRAEmbedding", "LoRALayer", "LoRALinear", "ParameterCount",
     "adapter_config", "check_adapter_config", "check_lora_settings", "lora_parameters", "TASKS", "TaskData", "TinyViT", "TinyViTConfig",
     "TrainingMemory", "count_parameters", "disable_lora", "energy_kept", "evaluate",
     "file_size", "find_target_modules", "format_bytes", "get_device", "gradient_bytes",
