@@ -1,5 +1,6 @@
 """The docs tell the truth: notebooks they list exist, and their cheap commands run."""
 
+import json
 import re
 import shlex
 import subprocess
@@ -49,3 +50,24 @@ def test_documented_command_runs(doc, command, tmp_path):
     result = subprocess.run(args, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, f"{doc}: `{command}` failed:\n{result.stderr[-2000:]}"
+
+
+def _header_times(notebook: str) -> tuple[str, str]:
+    """(minutes to work through, seconds the code runs) as the notebook's header states them."""
+    cells = json.loads((ROOT / "solutions" / notebook).read_text(encoding="utf-8"))["cells"]
+    header = " ".join("".join(cells[0]["source"]).split())
+    minutes = re.search(r"\*\*Time:\*\* about (\d+) minutes", header)
+    seconds = re.search(r"the code runs in about (\d+) seconds", header)
+    assert minutes, f"{notebook}: the header does not say how long it takes to work through"
+    return minutes.group(1), seconds.group(1) if seconds else None
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_readme_times_match_the_notebook_headers(notebook):
+    row = re.search(rf"\]\(notebooks/{re.escape(notebook)}\) \|[^|]*\| (\d+) s \| (\d+) min \|",
+                    README)
+    assert row, f"the README's course table has no run time and minutes for {notebook}"
+    minutes, seconds = _header_times(notebook)
+    assert row.group(2) == minutes, f"{notebook}: README {row.group(2)} min, header {minutes}"
+    if seconds is not None:  # a notebook that trains nothing need not state its seconds
+        assert row.group(1) == seconds, f"{notebook}: README {row.group(1)} s, header {seconds}"
