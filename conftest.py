@@ -17,3 +17,8 @@ os.environ["LORA_TUTORIAL_PROGRESS"] = os.path.join(
 # threads that wait on each other across kernels slow small workloads down many times, so
 # each kernel (which inherits this environment) gets one thread.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# The stored outputs were computed on a CPU. On a machine with a GPU (CUDA, or Apple's MPS)
+# get_device() would pick it and every training number would differ, so the tests run the
+# notebooks on the CPU; set LORA_TUTORIAL_DEVICE yourself to run them elsewhere.
+os.environ.setdefault("LORA_TUTORIAL_DEVICE", "cpu")

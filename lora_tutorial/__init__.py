@@ -27,7 +27,7 @@ _EXPORTS = {
                  "optimizer_state_bytes", "training_memory"),
     "dora": ("DoRALinear",),
     "data": ("TASKS", "TaskData", "load_digits_split", "load_task"),
-    "device": ("get_device",),
+    "device": ("get_device", "use_cpu_threads"),
     "inject": ("disable_lora", "find_target_modules", "inject_lora", "linear_module_names",
                "lora_layers", "lora_parameters", "mark_only_lora_as_trainable", "merge_and_unload", "merge_lora",
                "unmerge_lora"),

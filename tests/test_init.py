@@ -12,7 +12,7 @@ PUBLIC = {
     "quantize_base_layers", "LoRAConv1D", "LoRAEmbedding", "LoRALayer", "LoRALinear", "ParameterCount",
     "adapter_config", "check_adapter_config", "check_lora_settings", "lora_parameters", "TASKS", "TaskData", "TinyViT", "TinyViTConfig",
     "TrainingMemory", "count_parameters", "disable_lora", "energy_kept", "evaluate",
-    "file_size", "find_target_modules", "format_bytes", "get_device", "gradient_bytes",
+    "file_size", "find_target_modules", "format_bytes", "get_device", "use_cpu_threads", "gradient_bytes",
     "inject_lora", "linear_module_names", "load_adapter", "load_digits_split", "load_pretrained",
     "load_pretrained_info", "load_task", "lora_layers", "lora_parameter_count", "lora_scaling",
     "lora_state_dict", "low_rank_approximation", "make_optimizer", "mark_only_lora_as_trainable",
