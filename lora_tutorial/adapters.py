@@ -297,6 +297,57 @@ def _check_fits(tensors: dict[str, torch.Tensor], expected: dict[str, tuple[int,
                              "trained with another rank r or for another model?")
 
 
+def _expected_tensors(layers: dict) -> tuple[dict, dict]:
+    """The tensors the adapter must hold for these layers, and those it may hold, by shape."""
+    expected, optional = {}, {}
+    for name, layer in layers.items():
+        for part, param in layer.named_parameters():
+            if not part.startswith("base_layer."):
+                expected[f"{PEFT_PREFIX}{name}.{part}"] = tuple(param.shape)
+        if isinstance(layer, LoRAEmbedding):
+            # PEFT also saves the whole table of an adapted embedding (the vocabulary may
+            # have been resized for the task) and loads it into the base; so do we.
+            table = layer.base_layer.weight
+            optional[f"{PEFT_PREFIX}{name}.base_layer.weight"] = tuple(table.shape)
+    return expected, optional
+
+
+def _other_users(model: nn.Module, name: str, weight: torch.Tensor) -> list[str]:
+    """Modules other than the adapted layer ``name`` (and its base) that hold ``weight``."""
+    prefix = f"{name}." if name else ""
+    own = {name, f"{prefix}base_layer"}
+    return sorted({param_name.rpartition(".")[0] for param_name, param
+                   in model.named_parameters(remove_duplicate=False) if param is weight} - own)
+
+
+def _tables_to_replace(model: nn.Module, layers: dict, tensors: dict,
+                       directory: Path) -> dict[str, torch.Tensor]:
+    """The embedding tables in the adapter that differ from the model's, by layer name.
+
+    Loading such a table replaces ``W0`` itself, which LoRA otherwise never touches. A table
+    that other modules share (a language model's ``lm_head`` tied to its token embeddings)
+    is refused: replacing it would change those modules too. A table equal to the model's
+    changes nothing, so it is neither loaded nor refused.
+    """
+    tables = {}
+    for name, layer in layers.items():
+        key = f"{PEFT_PREFIX}{name}.base_layer.weight"
+        if not isinstance(layer, LoRAEmbedding) or key not in tensors:
+            continue
+        weight = layer.base_layer.weight
+        if torch.equal(tensors[key].to(weight.device, weight.dtype), weight):
+            continue
+        others = sorted(set(layer.weight_shared_with) | set(_other_users(model, name, weight)))
+        if others:
+            raise ValueError(f"{directory / WEIGHTS_NAME} holds a changed embedding table for "
+                             f"{name} ({key}), but that table is shared with {others} (weight "
+                             "tying): loading it would change those modules too. Untie first "
+                             f"(give {others[0]} its own copy of the weight), or load the "
+                             "adapter with PEFT.")
+        tables[name] = tensors[key]
+    return tables
+
+
 def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
     """Load an adapter saved by :func:`save_adapter` or by PEFT's ``save_pretrained``.
 
@@ -304,13 +355,20 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
     ``rank_pattern``/``alpha_pattern`` for layers that differ). If it has, their LoRA tensors
     and their alpha, rsLoRA and dropout settings are overwritten: this is how one swaps task
     adapters on one base model. The config, every key and every shape are checked first, so
-    a problem raises an error that names the file or tensor and leaves the model unchanged.
+    a problem raises an error that names the file or tensor and leaves the model unchanged
+    (even which parameters train).
+
+    An adapted embedding is special: PEFT saves its whole table too, and loads it into the
+    frozen base. So does this function, with a ``UserWarning``, because the base table
+    ``W0`` is then replaced for good: ``disable_lora`` no longer gives the original model.
+    A table shared with other modules (weight tying) is refused instead.
     Returns the adapted module names.
     """
     directory = Path(directory)
     config, tensors = read_adapter(directory)
     settings = check_adapter_config(config)
     existing = dict(lora_layers(model))
+    flags = []
     if existing:
         merged = [name for name, layer in existing.items() if layer.merged]
         if merged:
@@ -324,26 +382,29 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
         per_layer = {name: (_from_pattern(settings["rank_pattern"], name, settings["r"]),
                             _from_pattern(settings["alpha_pattern"], name, settings["alpha"]),
                             settings["dropout"], settings["use_rslora"]) for name in names}
+        # Building a LoRA layer freezes the module it wraps, before we know whether the
+        # adapter fits; remember every flag so that a refusal can put them back.
+        modules = dict(model.named_modules())
+        flags = [(param, param.requires_grad) for name in names
+                 for param in modules[name].parameters()]
         layers = build_lora_layers(model, names, per_layer, use_dora=settings["use_dora"])
-    kinds = {isinstance(layer, DoRALinear) for layer in layers.values()}
-    if kinds != {settings["use_dora"]}:
-        adapter = "a DoRA" if settings["use_dora"] else "a plain LoRA"
-        raise ValueError(f"{directory / CONFIG_NAME} describes {adapter} adapter, but the "
-                         f"layers it would load into are not all of that kind (DoRA is built "
-                         "here for nn.Linear only); load it into a fresh base model, or with "
-                         "PEFT.")
-    expected, optional = {}, {}
-    for name, layer in layers.items():
-        for part, param in layer.named_parameters():
-            if not part.startswith("base_layer."):
-                expected[f"{PEFT_PREFIX}{name}.{part}"] = tuple(param.shape)
-        if isinstance(layer, LoRAEmbedding):
-            # PEFT also saves the whole table of an adapted embedding (the vocabulary may
-            # have been resized for the task) and loads it into the base; so do we.
-            table = layer.base_layer.weight
-            optional[f"{PEFT_PREFIX}{name}.base_layer.weight"] = tuple(table.shape)
-    _check_fits(tensors, expected, optional, directory)
+    try:
+        kinds = {isinstance(layer, DoRALinear) for layer in layers.values()}
+        if kinds != {settings["use_dora"]}:
+            adapter = "a DoRA" if settings["use_dora"] else "a plain LoRA"
+            raise ValueError(f"{directory / CONFIG_NAME} describes {adapter} adapter, but the "
+                             "layers it would load into are not all of that kind (DoRA is "
+                             "built here for nn.Linear only); load it into a fresh base model, "
+                             "or with PEFT.")
+        expected, optional = _expected_tensors(layers)
+        _check_fits(tensors, expected, optional, directory)
+        tables = _tables_to_replace(model, layers, tensors, directory)
+    except BaseException:
+        for param, requires_grad in flags:
+            param.requires_grad_(requires_grad)
+        raise
 
+    # Every check passed: from here on the model changes.
     dropout = settings["dropout"]
     for name, layer in layers.items():
         layer.alpha = _from_pattern(settings["alpha_pattern"], name, settings["alpha"])
@@ -351,9 +412,15 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
         layer.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         with torch.no_grad():
             for part, param in layer.named_parameters():
-                key = f"{PEFT_PREFIX}{name}.{part}"
-                if not part.startswith("base_layer.") or key in optional and key in tensors:
-                    param.copy_(tensors[key])
+                if not part.startswith("base_layer."):
+                    param.copy_(tensors[f"{PEFT_PREFIX}{name}.{part}"])
+            if name in tables:
+                layer.base_layer.weight.copy_(tables[name])
+    for name in tables:
+        warnings.warn(f"The adapter holds its own embedding table for {name}, and it was "
+                      "loaded into the frozen base layer, as PEFT does: W0 of that embedding "
+                      "was replaced, so disable_lora() no longer gives the original table. "
+                      "Reload the base model to get it back.", stacklevel=2)
     if not existing:
         install_lora_layers(model, layers)
     return list(layers)

@@ -136,11 +136,17 @@ def check_device() -> Result:
     """The device :func:`get_device` picks, and that a tensor can really be put there."""
     forced = os.environ.get("LORA_TUTORIAL_DEVICE")
     how = "set by LORA_TUTORIAL_DEVICE" if forced else "chosen automatically"
+    device = None
     try:
         device = get_device()
         torch.zeros(1, device=device)
-    except (RuntimeError, ValueError) as err:
-        return Result("device", PROBLEM, f"{forced!r} ({how}) cannot be used: {err}",
+    # A PyTorch built without CUDA raises AssertionError ("Torch not compiled with CUDA").
+    except (RuntimeError, ValueError, AssertionError) as err:
+        # Name the device that was tried: the variable's value, or the automatic choice.
+        tried = forced or (str(device) if device is not None else None)
+        detail = (f"{tried!r} ({how}) cannot be used: {err}" if tried
+                  else f"choosing a device automatically failed: {err}")
+        return Result("device", PROBLEM, detail,
                       "unset LORA_TUTORIAL_DEVICE, or set it to cpu (or cuda/mps when "
                       "PyTorch sees that GPU)")
     if device.type == "cuda":
@@ -217,13 +223,26 @@ def check_quiz_bank() -> Result:
     return Result("quiz bank", OK, f"{len(names)} quizzes in {folder}")
 
 
+def fork_rng_of(device: torch.device):
+    """``torch.random.fork_rng`` for the CPU and, if ``device`` has its own generator, it.
+
+    ``fork_rng`` always saves and restores the CPU's generator; a GPU (``cuda``, ``mps``)
+    has one more, which it restores only when asked by ``devices`` and ``device_type``.
+    """
+    device = torch.device(device)
+    if device.type in ("cpu", "meta"):          # no generator of their own
+        return torch.random.fork_rng(devices=[], device_type="cpu")
+    return torch.random.fork_rng(devices=[device], device_type=device.type)
+
+
 def time_lora_step(device: torch.device, repeats: int = 10) -> float:
     """Median seconds of one LoRA training step (r=8 on q_proj and v_proj, as notebook 05).
 
     The model, its LoRA matrices and the batch come from forked random-number generators,
-    so timing leaves the caller's random state exactly as it was.
+    so timing leaves the caller's random state exactly as it was: the CPU's, and the GPU's
+    when ``device`` is one (random initialisation on a GPU draws from the GPU's generator).
     """
-    with torch.random.fork_rng(devices=[]):
+    with fork_rng_of(device):
         torch.manual_seed(0)
         model = load_pretrained(device=device)
         inject_lora(model, ["q_proj", "v_proj"], r=8, alpha=16)

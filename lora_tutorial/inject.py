@@ -107,8 +107,9 @@ def _output_layer_name(model: nn.Module) -> str | None:
 def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> list[str]:
     """Return the names of the modules that ``target_modules`` selects, checking each one.
 
-    Raises ``ValueError`` when nothing matches (listing the modules that LoRA can adapt),
-    when a match is a module LoRA cannot adapt, or when it is already adapted.
+    Raises ``ValueError`` when a string is not a valid regular expression, when nothing
+    matches (listing the modules that LoRA can adapt), when a match is a module LoRA cannot
+    adapt, or when it is already adapted.
     """
     if isinstance(target_modules, (list, tuple, set)):
         if not target_modules or not all(isinstance(t, str) for t in target_modules):
@@ -118,6 +119,15 @@ def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> li
     elif not isinstance(target_modules, str):
         raise ValueError("target_modules must be a list of module names or a regex string, "
                          f"got {type(target_modules).__name__}.")
+    elif target_modules.lower() != ALL_LINEAR:
+        # Checked here, before any change: re.fullmatch would raise a bare re.error later.
+        try:
+            re.compile(target_modules)
+        except re.error as err:
+            raise ValueError(f"target_modules={target_modules!r} is a string, so it is read as "
+                             f"a regular expression, but it is not a valid one: {err}. Escape "
+                             "special characters (re.escape), or pass a list of module names "
+                             "such as ['q_proj', 'v_proj'].") from err
     modules = dict(model.named_modules())
     inside = _names_inside_lora_layers(model)
     if isinstance(target_modules, str) and target_modules.lower() == ALL_LINEAR:
@@ -174,23 +184,35 @@ def _shared_weights(model: nn.Module, names: list[str]) -> dict[str, tuple[str, 
 def build_lora_layers(model: nn.Module, names: list[str], settings: dict[str, tuple],
                       use_dora: bool = False) -> dict[str, LoRALayer]:
     """Create (not yet insert) a LoRA layer for each name; ``settings[name]`` is
-    ``(r, alpha, dropout, use_rslora)``; ``use_dora`` makes the ``nn.Linear`` ones DoRA. Weights shared with other modules are flagged (and
-    warned about, as PEFT does), so that merging them is refused."""
+    ``(r, alpha, dropout, use_rslora)``; ``use_dora`` makes the ``nn.Linear`` ones DoRA.
+
+    Weights shared with other modules are flagged, so that merging them is refused;
+    :func:`install_lora_layers` warns about them. Building already freezes each wrapped base
+    module (``LoRALayer.__init__``): a caller that may still give up must restore the
+    ``requires_grad`` flags itself (``load_adapter`` does).
+    """
     modules = dict(model.named_modules())
     layers = {name: _lora_class_for(modules[name], use_dora)(modules[name], *settings[name])
               for name in names}
     for name, others in _shared_weights(model, names).items():
         layers[name].weight_shared_with = others
-        warnings.warn(f"The weight of {name} is shared with {list(others)} (weight tying). "
-                      "LoRA on it works unmerged, but merging would change those modules "
-                      "too, so merging will be refused. To merge later, untie first: give "
-                      f"{name} its own copy of the weight before inject_lora.", stacklevel=3)
     return layers
 
 
 def install_lora_layers(model: nn.Module, layers: dict[str, LoRALayer]) -> None:
-    """Put the layers made by :func:`build_lora_layers` in place of the modules they wrap."""
+    """Put the layers made by :func:`build_lora_layers` in place of the modules they wrap.
+
+    Warns (as PEFT does) about each weight shared with other modules. The warning comes
+    here, at the change, not when building: a caller that builds and then refuses (an
+    adapter that does not fit) must not warn about a change it never made.
+    """
     for name, layer in layers.items():
+        if layer.weight_shared_with:
+            warnings.warn(f"The weight of {name} is shared with {list(layer.weight_shared_with)} "
+                          "(weight tying). LoRA on it works unmerged, but merging would change "
+                          "those modules too, so merging will be refused. To merge later, "
+                          f"untie first: give {name} its own copy of the weight before "
+                          "inject_lora.", stacklevel=3)
         _replace_module(model, name, layer)
 
 

@@ -237,12 +237,17 @@ class Linear4bit(nn.Module):
         return dequantize_4bit(dict(self.named_buffers()), (self.out_features, self.in_features),
                                self.quant_type)
 
-    @property
-    def weight(self) -> torch.Tensor:
+    def __getattr__(self, name: str):
         # LoRA's merge writes into base_layer.weight; a 4-bit weight has no such tensor.
-        raise RuntimeError("Linear4bit stores its weight in 4 bits, so there is no weight "
-                           "tensor to read or merge into. Call .dequantize() for an fp32 copy; "
-                           "to merge LoRA, put that copy in an nn.Linear first.")
+        # Python's rule for a missing attribute is AttributeError, so hasattr(layer,
+        # "weight") is False and getattr(layer, "weight", None) works. (A property raising
+        # AttributeError would not do: Python would then call nn.Module.__getattr__, whose
+        # own error would hide this message.)
+        if name == "weight":
+            raise AttributeError("Linear4bit stores its weight in 4 bits, so there is no weight "
+                                 "tensor to read or merge into. Call .dequantize() for an fp32 "
+                                 "copy; to merge LoRA, put that copy in an nn.Linear first.")
+        return super().__getattr__(name)
 
     def weight_bytes(self) -> int:
         """Bytes that store the weight: the packed codes and the scales (bias excluded)."""

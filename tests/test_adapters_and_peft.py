@@ -388,7 +388,8 @@ def test_peft_s_saved_embedding_table_is_loaded_as_peft_does(tmp_path):
     assert "base_model.model.model.embed_tokens.base_layer.weight" in load_file(
         tmp_path / "adapter_model.safetensors")
     mine = copy.deepcopy(base)
-    load_adapter(mine, tmp_path)
+    with pytest.warns(UserWarning, match="W0 of that embedding was replaced"):
+        load_adapter(mine, tmp_path)
     assert torch.equal(mine.model.embed_tokens.base_layer.weight, table)
 
 
@@ -400,3 +401,124 @@ def test_swapping_in_place_takes_the_adapter_s_dropout_too(tmp_path):
     model = ours()                                    # dropout 0 so far
     load_adapter(model, tmp_path)
     assert all(layer.lora_dropout.p == 0.2 for _, layer in lora_layers(model))
+
+
+# A failed load leaves the model exactly as it was: weights, layers, requires_grad, warnings.
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+
+
+def _flags(model):
+    return {name: p.requires_grad for name, p in model.named_parameters()}
+
+
+def _assert_load_refused_and_nothing_changed(model, directory, match):
+    snapshot, flags = weights_snapshot(model), _flags(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match=match):
+            load_adapter(model, directory)
+    assert [str(w.message) for w in caught] == []
+    assert not list(lora_layers(model))
+    assert _flags(model) == flags
+    assert_same_weights(model, snapshot)
+
+
+def test_a_wrong_shape_leaves_requires_grad_as_it_was(tmp_path):
+    donor = _mlp()
+    inject_lora(donor, ["0", "2"], r=2, alpha=4)
+    save_adapter(donor, tmp_path)
+    tensors = load_file(tmp_path / "adapter_model.safetensors")
+    tensors["base_model.model.2.lora_A.weight"] = torch.zeros(3, 6)    # r=3, not 2
+    save_file(tensors, tmp_path / "adapter_model.safetensors")
+    model = _mlp()
+    model[0].bias.requires_grad_(False)          # a mix of flags, each to be kept
+    _assert_load_refused_and_nothing_changed(model, tmp_path, "Shape mismatch")
+
+
+def test_a_dora_adapter_for_a_conv1d_target_leaves_the_model_as_it_was(tmp_path):
+    from transformers.pytorch_utils import Conv1D
+
+    donor = _mlp()
+    inject_lora(donor, ["0", "2"], r=2, alpha=4, use_dora=True)
+    save_adapter(donor, tmp_path)
+    model = _mlp()
+    model[0] = Conv1D(6, 4)                      # GPT-2's layer: no DoRA here
+    _assert_load_refused_and_nothing_changed(model, tmp_path, "describes a DoRA adapter")
+
+
+def _tied(seed=0):
+    """A token embedding and an output layer that share one weight (10 tokens, 4 dims)."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 10, bias=False))
+    model[1].weight = model[0].weight
+    return model
+
+
+def test_a_failed_load_does_not_warn_about_tied_weights(tmp_path):
+    donor = _mlp()
+    donor[2] = torch.nn.Linear(4, 10, bias=False)
+    inject_lora(donor, ["2"], r=2, alpha=4)
+    mark_only_lora_as_trainable(donor)
+    save_adapter(donor, tmp_path / "good")
+    tensors = load_file(tmp_path / "good" / "adapter_model.safetensors")
+    config = json.loads((tmp_path / "good" / "adapter_config.json").read_text())
+    config["target_modules"] = ["1"]
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "adapter_config.json").write_text(json.dumps(config))
+    save_file({"base_model.model.1.lora_A.weight": torch.zeros(3, 4),       # r=3, not 2
+               "base_model.model.1.lora_B.weight": tensors["base_model.model.2.lora_B.weight"]},
+              tmp_path / "bad" / "adapter_model.safetensors")
+    _assert_load_refused_and_nothing_changed(_tied(), tmp_path / "bad", "Shape mismatch")
+    # The same adapter with the right shapes loads, and then warns about the tie.
+    save_file({key.replace(".2.", ".1."): t for key, t in tensors.items()},
+              tmp_path / "bad" / "adapter_model.safetensors")
+    with pytest.warns(UserWarning, match="weight tying"):
+        load_adapter(_tied(), tmp_path / "bad")
+
+
+def _embedding_adapter(directory, table_change, model=None):
+    """Save an adapter on embedding "0" whose file also holds the table (as PEFT saves it)."""
+    donor = model if model is not None else torch.nn.Sequential(torch.nn.Embedding(10, 4))
+    inject_lora(donor, ["0"], r=2, alpha=4)
+    save_adapter(donor, directory)
+    tensors = load_file(directory / "adapter_model.safetensors")
+    tensors["base_model.model.0.base_layer.weight"] = (
+        donor[0].base_layer.weight.detach() + table_change)
+    save_file(tensors, directory / "adapter_model.safetensors")
+    return tensors["base_model.model.0.base_layer.weight"]
+
+
+def test_a_changed_embedding_table_is_loaded_with_a_warning(tmp_path):
+    table = _embedding_adapter(tmp_path, 1.0)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(10, 4))
+    with pytest.warns(UserWarning, match="W0 of that embedding was replaced"):
+        load_adapter(model, tmp_path)
+    assert torch.equal(model[0].base_layer.weight, table)
+
+
+def test_an_unchanged_embedding_table_loads_silently(tmp_path):
+    torch.manual_seed(0)
+    _embedding_adapter(tmp_path, 0.0, torch.nn.Sequential(torch.nn.Embedding(10, 4)))
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(10, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_adapter(model, tmp_path)
+
+
+def test_a_changed_table_shared_with_another_module_is_refused(tmp_path):
+    with pytest.warns(UserWarning, match="weight tying"):
+        _embedding_adapter(tmp_path, 1.0, _tied())
+    _assert_load_refused_and_nothing_changed(_tied(), tmp_path, r"shared with \['1'\]")
+    # Swapping into a tied model that is already adapted is refused too, leaving it as it was.
+    model = _tied()
+    with pytest.warns(UserWarning, match="weight tying"):
+        inject_lora(model, ["0"], r=2, alpha=4)
+    snapshot = weights_snapshot(model)
+    with pytest.raises(ValueError, match="shared with"):
+        load_adapter(model, tmp_path)
+    assert_same_weights(model, snapshot)

@@ -163,3 +163,53 @@ def test_an_unexpected_error_becomes_a_problem_line(monkeypatch):
     status, lines = run_main()
     assert status == 1
     assert any("ZeroDivisionError: boom" in line for line in lines)
+
+
+def test_a_failed_automatic_choice_names_the_device_it_tried(monkeypatch):
+    monkeypatch.delenv("LORA_TUTORIAL_DEVICE", raising=False)
+    monkeypatch.setattr(check, "get_device", lambda: torch.device("cuda:99"))  # no such GPU
+    result = check.check_device()
+    assert result.status == check.PROBLEM
+    assert result.detail.startswith("'cuda:99' (chosen automatically) cannot be used: ")
+
+    def no_choice():
+        raise RuntimeError("the GPU driver is broken")
+
+    monkeypatch.setattr(check, "get_device", no_choice)
+    result = check.check_device()
+    assert result.status == check.PROBLEM and "None" not in result.detail
+    assert result.detail == ("choosing a device automatically failed: "
+                             "the GPU driver is broken")
+
+
+@pytest.mark.parametrize("device, devices, device_type", [
+    ("cpu", [], "cpu"),
+    ("cuda:1", [torch.device("cuda:1")], "cuda"),
+    ("mps", [torch.device("mps")], "mps"),
+])
+def test_timing_forks_the_generator_of_the_device_too(monkeypatch, device, devices,
+                                                      device_type):
+    calls = []
+    monkeypatch.setattr(torch.random, "fork_rng",
+                        lambda **kwargs: calls.append(kwargs) or "forked")
+    assert check.fork_rng_of(torch.device(device)) == "forked"
+    assert calls == [{"devices": devices, "device_type": device_type}]
+
+
+def test_time_lora_step_forks_before_building_the_model(monkeypatch):
+    class Forked(Exception):
+        pass
+
+    def fork(device):
+        raise Forked(device)
+
+    monkeypatch.setattr(check, "fork_rng_of", fork)
+    with pytest.raises(Forked, match="cuda"):
+        check.time_lora_step(torch.device("cuda"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_timing_on_a_gpu_leaves_its_random_state_alone():
+    state = torch.cuda.get_rng_state()
+    check.time_lora_step(torch.device("cuda"), repeats=1)
+    assert torch.equal(torch.cuda.get_rng_state(), state)

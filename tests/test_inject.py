@@ -39,6 +39,24 @@ def test_regex_target_must_match_the_whole_name():
     assert names == ["blocks.0.attn.q_proj", "blocks.0.attn.v_proj"]
 
 
+@pytest.mark.parametrize("pattern", [r"blocks\.(0\.attn", "*_proj", "q_proj\\"])
+def test_an_invalid_regex_is_a_value_error_naming_it_before_any_change(pattern):
+    model = toy_model()
+    snapshot = weights_snapshot(model)
+    with pytest.raises(ValueError, match="not a valid one") as err:
+        inject_lora(model, pattern)
+    assert repr(pattern) in str(err.value) and "re.escape" in str(err.value)
+    assert not list(lora_layers(model))
+    assert_same_weights(model, snapshot)
+
+
+def test_the_tying_warning_points_at_the_caller():
+    model = tiny_gpt2()
+    with pytest.warns(UserWarning, match="weight tying") as caught:
+        inject_lora(model, ["lm_head"], r=2)
+    assert caught[0].filename == __file__
+
+
 def test_injected_model_starts_equal_to_base():
     model, x = toy_model(), toy_input()
     before = model(x)

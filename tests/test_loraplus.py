@@ -88,3 +88,75 @@ def test_refuses_models_without_lora_and_bad_rates():
     for lr, ratio in ((0, 16), (1e-3, -1), (1e-3, 0)):
         with pytest.raises(ValueError, match="positive"):
             loraplus_param_groups(_ours(), lr=lr, lr_ratio=ratio)
+
+
+class _Bag(nn.Module):
+    """Token embeddings averaged over the sequence, then a linear classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.head = nn.Embedding(20, 8), nn.Linear(8, 6)
+
+    def forward(self, ids):
+        return self.head(self.emb(ids).mean(dim=1))
+
+
+def _bag_pair():
+    """Ours and PEFT's LoRA on the embedding and the head, with the same LoRA tensors."""
+    torch.manual_seed(0)
+    base = _Bag()
+    ours = copy.deepcopy(base)
+    inject_lora(ours, ["emb", "head"], r=4, alpha=8)
+    mark_only_lora_as_trainable(ours)
+    theirs = peft.get_peft_model(copy.deepcopy(base),
+                                 peft.LoraConfig(r=4, lora_alpha=8, target_modules=["emb", "head"]))
+    mine = dict(ours.named_parameters())
+    with torch.no_grad():
+        for name, param in theirs.named_parameters():
+            if "lora_" in name:
+                mine[name.removeprefix("base_model.model.").replace(".default", "")].copy_(param)
+    return ours, theirs
+
+
+def test_lora_embedding_tensors_get_their_own_rate_as_in_peft():
+    ours, theirs = _bag_pair()
+    groups = loraplus_param_groups(ours, lr=1e-3, lr_ratio=16)
+    names = {id(p): n for n, p in ours.named_parameters()}
+    assert [sorted(names[id(p)] for p in g["params"]) for g in groups] == [
+        ["head.lora_A.weight"], ["head.lora_B.weight"],
+        ["emb.lora_embedding_A", "emb.lora_embedding_B"]]
+    assert [g["lr"] for g in groups] == [1e-3, pytest.approx(16e-3), 1e-6]
+    assert loraplus_param_groups(ours, lr=1e-3, lr_embedding=1e-4)[2]["lr"] == 1e-4
+    optimizer = create_loraplus_optimizer(theirs, torch.optim.AdamW, lr=1e-3,
+                                          loraplus_lr_ratio=16)
+    peft_names = {id(p): n for n, p in theirs.named_parameters()}
+    embedding_group = [g for g in optimizer.param_groups if g["lr"] == 1e-6]
+    assert sorted(peft_names[id(p)] for p in embedding_group[0]["params"]) == [
+        "base_model.model.emb.lora_embedding_A.default",
+        "base_model.model.emb.lora_embedding_B.default"]
+
+
+def test_an_embedding_only_adapter_is_accepted():
+    torch.manual_seed(0)
+    model = _Bag()
+    inject_lora(model, ["emb"], r=2, alpha=4)
+    mark_only_lora_as_trainable(model)
+    groups = loraplus_param_groups(model, lr=1e-3)
+    assert [len(g["params"]) for g in groups] == [0, 0, 2]
+
+
+def test_same_losses_as_peft_loraplus_with_an_adapted_embedding():
+    ours, theirs = _bag_pair()
+    opt_ours = make_loraplus_optimizer(ours, lr=1e-2, lr_ratio=16)
+    opt_theirs = create_loraplus_optimizer(theirs, torch.optim.AdamW, lr=1e-2,
+                                           loraplus_lr_ratio=16, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randint(0, 20, (32, 5), generator=generator)
+    y = torch.randint(0, 6, (32,), generator=generator)
+    before = ours.emb.lora_embedding_B.detach().clone()
+    losses = [(train_step(ours, opt_ours, x, y).item(), train_step(theirs, opt_theirs, x, y).item())
+              for _ in range(15)]
+    assert all(abs(a - b) < 1e-6 for a, b in losses)
+    assert losses[-1][0] < losses[0][0]
+    # At 1e-6 per Adam step, 15 steps move the embedding's B by at most about 1.5e-5.
+    assert (ours.emb.lora_embedding_B - before).abs().max() < 2e-5
