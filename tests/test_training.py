@@ -79,9 +79,12 @@ def test_pretrain_script_writes_loadable_weights(tmp_path, capsys):
 
 
 def test_the_script_replays_the_first_steps_of_the_shipped_run():
-    """``python -m lora_tutorial.pretrain`` with its defaults starts exactly as the run that
-    made the shipped weights: same config, same settings, same first losses. The whole run
-    takes a minute; its first steps take a fraction of a second."""
+    """``python -m lora_tutorial.pretrain`` with its defaults starts as the run recorded with
+    the shipped weights: same config, same settings, same first losses, in a fraction of a
+    second. It checks the recipe, not the last bits: over 3000 steps the tiny differences
+    between CPU kernels grow, so a full rerun on another kind of CPU ends near, not at, the
+    shipped weights (measured: 98.9% test accuracy with AVX2 or AVX-512 kernels, 99.6% with
+    ``ATEN_CPU_CAPABILITY=default``, against the recorded 98.7%)."""
     info = load_pretrained_info()
     recorded = info["metrics"]
     args = pretrain.parse_arguments([])
@@ -98,6 +101,7 @@ def test_the_script_replays_the_first_steps_of_the_shipped_run():
     # Other CPU kernels (AVX2, AVX-512, ATEN_CPU_CAPABILITY=default) change these losses by
     # less than 2e-7 (relative); a 10% change of the learning rate moves them by 1e-3, a
     # 100-step change of the schedule's length by 4e-4, another seed or data order by far more.
+    # Weight decay barely acts in so few steps: the recipe check above guards it.
     assert losses == pytest.approx(expected, rel=1e-6)
 
 
