@@ -3,7 +3,10 @@
 Run ``python -m lora_tutorial.pretrain`` (about a minute on one CPU core). It trains a
 :class:`~lora_tutorial.models.TinyViT` from a fixed seed on the ``"digits"`` task, prints
 the test accuracy and writes ``tiny_vit_digits.safetensors`` and ``tiny_vit_digits.json``
-(config + measured accuracy) into ``lora_tutorial/weights/``, or into ``--out DIR``.
+(config, measured accuracy, settings and the losses of the first steps) into
+``lora_tutorial/weights/``, or into ``--out DIR``. The test suite replays those first steps
+in a fraction of a second, to check that this script still starts the run that made the
+shipped weights.
 
 This plays the part of the expensive pretraining run that produced a hub model: the
 course only ever *loads* its result with :func:`~lora_tutorial.models.load_pretrained` and
@@ -13,15 +16,25 @@ schedule), and every batch is augmented by shifting the digits by up to one pixe
 """
 
 import argparse
-import math
 import time
 
 import torch
 from tqdm.auto import tqdm
 
 from .data import load_task
-from .models import WEIGHTS_DIR, TinyViT, TinyViTConfig, save_pretrained
-from .training import batch_indices, evaluate, make_optimizer, train_step
+from .models import TinyViT, TinyViTConfig, save_pretrained
+from .training import (
+    RECORDED_STEPS,
+    batch_indices,
+    evaluate,
+    make_optimizer,
+    pretraining_arguments,
+    pretraining_recipe,
+    single_thread,
+    steps_to_run,
+    train_step,
+    warmup_cosine_schedule,
+)
 
 
 def random_shift(images: torch.Tensor, generator: torch.Generator,
@@ -41,60 +54,55 @@ def random_shift(images: torch.Tensor, generator: torch.Generator,
 
 
 def pretrain(config: TinyViTConfig, steps: int, lr: float, batch_size: int, seed: int,
-             weight_decay: float, progress: bool = True) -> tuple[TinyViT, float]:
+             weight_decay: float, progress: bool = True, *, stop_after: int | None = None,
+             losses: list[float] | None = None) -> tuple[TinyViT, float]:
     """Train a fresh model on the digits; return it (in eval mode) and its test accuracy.
 
     It runs on the CPU, so the same seed gives the same weights on any machine with the
-    same CPU kernels, with or without a GPU.
+    same CPU kernels, with or without a GPU. ``stop_after`` ends the run after its first
+    steps, still on the schedule of all ``steps`` (see
+    :func:`~lora_tutorial.training.steps_to_run`); each step's training loss is appended to
+    ``losses`` when you pass a list.
     """
     torch.manual_seed(seed)
     model = TinyViT(config)
     data = load_task("digits")
     optimizer = make_optimizer(model, lr, weight_decay)
-    # Cosine decay from lr to 0 over the run, after a short linear warm-up.
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
+    schedule = warmup_cosine_schedule(optimizer, steps)
     augment = torch.Generator().manual_seed(seed + 1)
     model.train()
-    bar = tqdm(batch_indices(len(data.y_train), batch_size, steps, seed), desc="pretrain",
-               leave=False, disable=not progress)
+    batches = batch_indices(len(data.y_train), batch_size, steps, seed)
+    bar = tqdm(batches[:steps_to_run(steps, stop_after)], desc="pretrain", leave=False,
+               disable=not progress)
     for idx in bar:
         x = random_shift(data.x_train[idx], augment)
-        loss = train_step(model, optimizer, x, data.y_train[idx])
+        loss = train_step(model, optimizer, x, data.y_train[idx]).item()
         schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if losses is not None:
+            losses.append(loss)
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
     model.eval()
     return model, evaluate(model, data.x_test, data.y_test)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(WEIGHTS_DIR), help="directory for the weights")
-    parser.add_argument("--steps", type=int, default=3000, help="optimisation steps")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--weight-decay", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = parser.parse_args(argv)
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with the defaults that produced the shipped weights."""
+    return pretraining_arguments(__doc__.splitlines()[0], argv, steps=3000, lr=2e-3,
+                                 batch_size=128, weight_decay=0.05)
 
-    # One CPU thread: parallel sums add in an order that depends on the thread count, so
-    # one thread makes the weights repeatable; for a model this small more threads barely
-    # help anyway.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
+    losses: list[float] = []
+    with single_thread():
         start = time.perf_counter()
         model, accuracy = pretrain(TinyViTConfig(), args.steps, args.lr, args.batch_size,
-                                   args.seed, args.weight_decay, progress=not args.no_progress)
+                                   args.seed, args.weight_decay, progress=not args.no_progress,
+                                   losses=losses)
         seconds = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(threads)
     params = sum(p.numel() for p in model.parameters())
-    metrics = {"test_accuracy": accuracy, "task": "digits", "steps": args.steps,
-               "lr": args.lr, "batch_size": args.batch_size,
-               "weight_decay": args.weight_decay, "seed": args.seed, "parameters": params}
+    metrics = {"test_accuracy": accuracy, "first_training_losses": losses[:RECORDED_STEPS],
+               "task": "digits", **pretraining_recipe(args), "parameters": params}
     path = save_pretrained(model, args.out, metrics)
     print(f"TinyViT ({params:,} parameters) pretrained for {args.steps} steps in "
           f"{seconds:.0f} s: test accuracy {accuracy:.2%}")

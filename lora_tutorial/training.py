@@ -1,17 +1,32 @@
-"""Small training helpers shared by the notebooks, the benchmark and the pretrain script.
+"""Small training helpers shared by the notebooks, the benchmark and the pretrain scripts.
 
 The same three functions train every variant in the course (full fine-tuning, head only,
 LoRA): what differs is only *which parameters have* ``requires_grad=True``.
 :func:`make_optimizer` hands the optimizer exactly those, so a LoRA run keeps Adam's two
 extra numbers per weight only for the small LoRA matrices, never for the frozen base.
+
+The last few helpers are the scaffold that the two pretrain scripts (``pretrain`` for the
+digits model, ``pretrain_gpt`` for the language model) share: their learning-rate schedule,
+their command line, the single CPU thread that makes a run repeatable, and the record of a
+run's first steps that lets a test check the shipped weights' run in seconds.
 """
+
+import argparse
+import contextlib
+import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from .data import TaskData
+from .models.vit import WEIGHTS_DIR
 from .text import random_windows
+
+RECORDED_STEPS = 8
+"""How many first training losses a pretrain script records in its JSON
+(``first_training_losses``)."""
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -162,3 +177,65 @@ def evaluate_lm(model: nn.Module, windows: torch.Tensor, batch_size: int = 256) 
         total += lm_loss(model, chunk).item() * len(chunk)
     model.train(was_training)
     return total / len(windows)
+
+
+def warmup_cosine_schedule(optimizer: torch.optim.Optimizer,
+                           steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The pretraining schedule: a linear warm-up over the first 5% of ``steps``, then cosine
+    decay of the learning rate to zero at ``steps``.
+
+    The warm-up keeps Adam's first updates small while its moment estimates are still noisy;
+    the decay lets a long run settle into a minimum instead of bouncing around it.
+    """
+    warmup = max(1, steps // 20)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
+
+
+def steps_to_run(steps: int, stop_after: int | None) -> int:
+    """How many of a ``steps``-step run's steps to take: all, or the first ``stop_after``.
+
+    Stopping early keeps the schedule of the full run, so the first steps are exactly those
+    of the full run (a test replays the shipped run's first steps this way).
+    """
+    if stop_after is None:
+        return steps
+    if not 1 <= stop_after <= steps:
+        raise ValueError(f"stop_after must be between 1 and steps ({steps}), got {stop_after}; "
+                         "leave it out to run every step.")
+    return stop_after
+
+
+def pretraining_arguments(description: str, argv: list[str] | None, *, steps: int, lr: float,
+                          batch_size: int, weight_decay: float) -> argparse.Namespace:
+    """Parse a pretrain script's command line; the keyword arguments are its defaults."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=str(WEIGHTS_DIR), help="directory for the weights")
+    parser.add_argument("--steps", type=int, default=steps, help="optimisation steps")
+    parser.add_argument("--lr", type=float, default=lr, help="peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--weight-decay", type=float, default=weight_decay)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser.parse_args(argv)
+
+
+def pretraining_recipe(args: argparse.Namespace) -> dict:
+    """The settings that decide a pretraining run, as the scripts record them in the JSON."""
+    return {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
+            "weight_decay": args.weight_decay, "seed": args.seed}
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run the block on one CPU thread, then restore the thread count it found.
+
+    Parallel sums add in an order that depends on the thread count, so one thread makes the
+    weights repeatable; for the course's tiny models more threads barely help anyway.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from lora_tutorial.quiz import QuizError, export_answers, progress, progress_path, reset_progress
-from lora_tutorial.quiz.progress import PROGRESS_ENV, VERSION, load_progress, record_answer
+from lora_tutorial.quiz.progress import (
+    PROGRESS_ENV,
+    VERSION,
+    html_table,
+    load_progress,
+    markdown_table,
+    record_answer,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,6 +81,27 @@ def test_progress_table_per_notebook(path):
     assert "| My own quiz (my_quiz) | ? | 1 | 1 |" in text
     html = report._repr_html_()
     assert html.startswith("<table>") and html.count("<tr>") == len(report.rows) + 1
+
+
+def test_a_title_with_a_pipe_stays_in_its_column(path):
+    record_answer("my_quiz", "LoRA | QLoRA <basics>", "mine-1", True)
+    text = str(progress())
+    line = next(line for line in text.splitlines() if "(my_quiz)" in line)
+    assert line == "| LoRA \\| QLoRA <basics> (my_quiz) | ? | 1 | 1 |"
+    unescaped = [row.replace("\\|", "").count("|") for row in text.splitlines()]
+    assert set(unescaped) == {5}          # every row, the header and the rule: 4 columns
+    assert "<td>LoRA | QLoRA &lt;basics&gt; (my_quiz)</td>" in progress()._repr_html_()
+
+
+def test_table_helpers_align_columns_and_refuse_a_wrong_alignment():
+    table = markdown_table(("a", "b"), "lr", [("x", "1")])
+    assert table.splitlines() == ["| a | b |", "|---|---:|", "| x | 1 |"]
+    assert html_table(("a&b",), [("<i>",)]) == (
+        "<table><thead><tr><th>a&amp;b</th></tr></thead>"
+        "<tbody><tr><td>&lt;i&gt;</td></tr></tbody></table>")
+    for align in ("l", "lc"):
+        with pytest.raises(ValueError, match="one letter, 'l' or 'r', per column"):
+            markdown_table(("a", "b"), align, [])
 
 
 def test_reset_one_quiz_or_everything(path):

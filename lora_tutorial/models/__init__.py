@@ -3,6 +3,8 @@
 - :mod:`~lora_tutorial.models.vit`: a tiny vision transformer for 8×8 digits (notebooks 1–7);
 - :mod:`~lora_tutorial.models.gpt`: a tiny decoder-only language model over bytes, named like
   LLaMA (``q_proj`` … ``down_proj``), pretrained on Python's documentation (notebook 8).
+- :mod:`~lora_tutorial.models.hub`: what both share, saving and loading a model as a
+  safetensors file plus a JSON config.
 
 ``from lora_tutorial.models import load_pretrained`` still gives the digits model, as it did
 when this package was a single file.

@@ -24,16 +24,13 @@ parts as LLaMA-family models, only much smaller (about 0.93 M parameters):
 (pretrained on Python's documentation by ``python -m lora_tutorial.pretrain_gpt``).
 """
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..device import get_device
+from .hub import load_info, load_model, save_model
 from .vit import WEIGHTS_DIR
 
 GPT_MODEL_NAME = "tiny_gpt_pydoc"
@@ -246,19 +243,12 @@ def save_pretrained_gpt(model: TinyGPT, directory: str | Path,
     The JSON holds the :class:`TinyGPTConfig` and any ``metrics`` (the pretrain script
     records its validation losses, steps and seed). Returns the path of the weights file.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    weights_path = directory / f"{GPT_MODEL_NAME}.safetensors"
-    state = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    save_file(state, weights_path)
-    meta = {"config": dataclasses.asdict(model.config), "metrics": metrics or {}}
-    (directory / f"{GPT_MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return weights_path
+    return save_model(model, directory, GPT_MODEL_NAME, metrics)
 
 
 def load_pretrained_gpt_info(directory: str | Path = WEIGHTS_DIR) -> dict:
     """Read the JSON next to the weights: ``{"config": {...}, "metrics": {...}}``."""
-    return json.loads((Path(directory) / f"{GPT_MODEL_NAME}.json").read_text())
+    return load_info(directory, GPT_MODEL_NAME)
 
 
 def load_pretrained_gpt(device: str | torch.device | None = None,
@@ -267,9 +257,7 @@ def load_pretrained_gpt(device: str | torch.device | None = None,
 
     The language-model twin of :func:`~lora_tutorial.models.load_pretrained`: build the
     architecture from the saved config, fill it with the saved weights, move it to
-    ``device`` (default: :func:`get_device`). Every call returns a fresh, identical copy.
+    ``device`` (default: :func:`~lora_tutorial.device.get_device`). Every call returns a
+    fresh, identical copy.
     """
-    info = load_pretrained_gpt_info(directory)
-    model = TinyGPT(TinyGPTConfig(**info["config"]))
-    model.load_state_dict(load_file(Path(directory) / f"{GPT_MODEL_NAME}.safetensors"))
-    return model.to(device if device is not None else get_device()).eval()
+    return load_model(TinyGPT, TinyGPTConfig, directory, GPT_MODEL_NAME, device)

@@ -20,16 +20,13 @@ would in a Hugging Face model.
 ``python -m lora_tutorial.pretrain``) the way one loads a model from a hub.
 """
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..device import get_device
+from .hub import load_info, load_model, save_model
 
 WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 """Where the shipped pretrained weights live (inside the installed package)."""
@@ -150,22 +147,15 @@ def save_pretrained(model: TinyViT, directory: str | Path, metrics: dict | None 
 
     The JSON holds the :class:`TinyViTConfig` and any ``metrics`` (the pretrain script
     records the test accuracy it measured). safetensors stores only tensors, so loading
-    the file can never run code, unlike a pickled ``torch.save`` checkpoint.
-    Returns the path of the weights file.
+    the file can never run code, unlike a pickled ``torch.save`` checkpoint (see
+    :mod:`~lora_tutorial.models.hub`). Returns the path of the weights file.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    weights_path = directory / f"{MODEL_NAME}.safetensors"
-    state = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    save_file(state, weights_path)
-    meta = {"config": dataclasses.asdict(model.config), "metrics": metrics or {}}
-    (directory / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return weights_path
+    return save_model(model, directory, MODEL_NAME, metrics)
 
 
 def load_pretrained_info(directory: str | Path = WEIGHTS_DIR) -> dict:
     """Read the JSON next to the weights: ``{"config": {...}, "metrics": {...}}``."""
-    return json.loads((Path(directory) / f"{MODEL_NAME}.json").read_text())
+    return load_info(directory, MODEL_NAME)
 
 
 def load_pretrained(device: str | torch.device | None = None,
@@ -173,11 +163,8 @@ def load_pretrained(device: str | torch.device | None = None,
     """Load the pretrained :class:`TinyViT` that ships with the course, in eval mode.
 
     Like ``from_pretrained`` on a hub model: build the architecture from the saved config,
-    fill it with the saved weights, move it to ``device`` (default: :func:`get_device`).
-    Every call returns a fresh, identical copy, so you can fine-tune one without touching
-    the next.
+    fill it with the saved weights, move it to ``device`` (default:
+    :func:`~lora_tutorial.device.get_device`). Every call returns a fresh, identical copy,
+    so you can fine-tune one without touching the next.
     """
-    info = load_pretrained_info(directory)
-    model = TinyViT(TinyViTConfig(**info["config"]))
-    model.load_state_dict(load_file(Path(directory) / f"{MODEL_NAME}.safetensors"))
-    return model.to(device if device is not None else get_device()).eval()
+    return load_model(TinyViT, TinyViTConfig, directory, MODEL_NAME, device)

@@ -18,7 +18,6 @@ the chart, so the rest of the quiz engine stays light.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections import Counter
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bank import QuizError, load_quiz, option_letter
-from .progress import structure_problem
+from .progress import html_table, markdown_table, structure_problem
 
 
 @dataclass(frozen=True)
@@ -62,9 +61,7 @@ class ClassSummary:
 
     def __str__(self) -> str:
         lines = [f"{len(self.learners)} learner(s): {', '.join(self.learners) or 'none'}", "",
-                 "| " + " | ".join(self._HEADER) + " |", "|---|---|---:|---:|---|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-                  for cells in self._cells()]
+                 markdown_table(self._HEADER, "llrrl", self._cells())]
         lines += [f"Skipped {item}" for item in self.skipped]
         return "\n".join(lines)
 
@@ -72,11 +69,7 @@ class ClassSummary:
         return str(self)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in self._HEADER)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-                       for cells in self._cells())
-        return (f"<p>{len(self.learners)} learner(s)</p><table><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table>")
+        return f"<p>{len(self.learners)} learner(s)</p>" + html_table(self._HEADER, self._cells())
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Save a horizontal bar chart (PNG) of first-try correct % per question, each bar

@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .bank import QuizError, available_quizzes, bank_dir, load_quiz
 
@@ -254,6 +255,30 @@ def _write(path: Path, data: dict) -> None:
         raise
 
 
+def markdown_table(header: Sequence[str], align: str, rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table of text cells; ``align`` has one letter per column, ``l`` or ``r``.
+
+    A ``|`` inside a cell (a quiz title may hold one) is escaped as ``\\|``, so it stays
+    text instead of starting a new column.
+    """
+    if len(align) != len(header) or set(align) - {"l", "r"}:
+        raise ValueError(f"align needs one letter, 'l' or 'r', per column of {list(header)}; "
+                         f"got {align!r}")
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+              for cells in rows]
+    return "\n".join(lines)
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """The same table as HTML for Jupyter, every cell escaped (titles are text, not markup)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+                   for cells in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 @dataclass(frozen=True)
 class ProgressRow:
     """One line of the progress table."""
@@ -278,18 +303,13 @@ class ProgressReport:
                  str(row.answered), str(row.first_try_correct)) for row in self.rows]
 
     def __str__(self) -> str:
-        lines = ["| " + " | ".join(self._HEADER) + " |", "|---|---:|---:|---:|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in self._cells()]
-        return "\n".join(lines)
+        return markdown_table(self._HEADER, "lrrr", self._cells())
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in self._HEADER)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-                       for cells in self._cells())
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return html_table(self._HEADER, self._cells())
 
 
 def progress() -> ProgressReport:
