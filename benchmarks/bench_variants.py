@@ -28,6 +28,14 @@ from lora_tutorial.training import make_optimizer, train_step
 BLOCK_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]
 
 
+def inference(module: torch.nn.Module, x: torch.Tensor):
+    """A timed candidate: one forward pass of ``module`` on ``x``, without autograd."""
+    def run():
+        with torch.no_grad():
+            module(x)
+    return run
+
+
 def layer_candidates(tokens: int, features: int, r: int) -> tuple[dict, dict]:
     """Training steps of a LoRA and a DoRA layer; forward passes of fp32 and NF4 layers."""
     torch.manual_seed(0)
@@ -47,14 +55,8 @@ def layer_candidates(tokens: int, features: int, r: int) -> tuple[dict, dict]:
             optimizer.step()
         steps[f"layer {features}×{features}: {name} step"] = step
     nf4 = Linear4bit(plain)
-
-    def forward(layer):
-        def run():
-            with torch.no_grad():
-                layer(x)
-        return run
-    forwards = {f"layer {features}×{features}: fp32 forward": forward(plain),
-                f"layer {features}×{features}: NF4 forward": forward(nf4)}
+    forwards = {f"layer {features}×{features}: fp32 forward": inference(plain, x),
+                f"layer {features}×{features}: NF4 forward": inference(nf4, x)}
     return steps, forwards
 
 
@@ -76,14 +78,8 @@ def model_candidates(batch: int, r: int) -> tuple[dict, dict]:
     nf4 = load_pretrained("cpu")
     inject_lora(nf4, BLOCK_LINEARS, r=r, alpha=2 * r)
     quantize_base_layers(nf4)
-
-    def forward(model):
-        def run():
-            with torch.no_grad():
-                model(x)
-        return run
-    forwards = {f"TinyViT, batch {batch}: fp32 forward": forward(fp32),
-                f"TinyViT, batch {batch}: NF4-base forward (+ LoRA)": forward(nf4)}
+    forwards = {f"TinyViT, batch {batch}: fp32 forward": inference(fp32, x),
+                f"TinyViT, batch {batch}: NF4-base forward (+ LoRA)": inference(nf4, x)}
     return steps, forwards
 
 

@@ -66,8 +66,19 @@ class LoRALayer(nn.Module):
     ``forward``.
     """
 
+    #: What a subclass wraps, for error messages; ``accepts`` says whether a module is one.
+    wraps = "a base layer"
+
+    @staticmethod
+    def accepts(module: nn.Module) -> bool:
+        """Whether this class can wrap ``module`` (``inject_lora`` asks each LoRA class)."""
+        return False
+
     def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0,
                  use_rslora: bool = False):
+        if not self.accepts(base):
+            raise TypeError(f"{type(self).__name__} wraps {self.wraps}, "
+                            f"got {type(base).__name__}.")
         super().__init__()
         self.r, self.alpha, dropout, self.use_rslora = check_lora_settings(r, alpha, dropout,
                                                                            use_rslora)
@@ -157,9 +168,6 @@ class LoRALinear(LoRALayer):
 
     def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0,
                  use_rslora: bool = False):
-        if not self.accepts(base):
-            raise TypeError(f"{type(self).__name__} wraps {self.wraps}, "
-                            f"got {type(base).__name__}.")
         super().__init__(base, r, alpha, dropout, use_rslora)
         factory = {"device": base.weight.device, "dtype": base.weight.dtype}
         self.lora_A = nn.Linear(self.in_features, self.r, bias=False, **factory)

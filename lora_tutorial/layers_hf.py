@@ -73,9 +73,6 @@ class LoRAEmbedding(LoRALayer):
 
     def __init__(self, base: nn.Embedding, r: int, alpha: float, dropout: float = 0.0,
                  use_rslora: bool = False):
-        if not self.accepts(base):
-            raise TypeError(f"{type(self).__name__} wraps {self.wraps}, "
-                            f"got {type(base).__name__}.")
         super().__init__(base, r, alpha, dropout, use_rslora)
         if dropout > 0:
             warnings.warn(f"dropout={dropout} is not applied to an embedding's LoRA path (PEFT "
