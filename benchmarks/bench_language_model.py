@@ -20,12 +20,12 @@ import platform
 
 import torch
 
-from lora_tutorial.counting import markdown_table
-from lora_tutorial.inject import inject_lora, mark_only_lora_as_trainable
-from lora_tutorial.measure import time_interleaved
-from lora_tutorial.models.gpt import load_pretrained_gpt
-from lora_tutorial.text import load_corpus, random_windows, validation_windows
-from lora_tutorial.training import evaluate_lm, lm_loss, make_optimizer, train_lm
+from lora_tutorial.core.counting import markdown_table
+from lora_tutorial.core.inject import inject_lora, mark_only_lora_as_trainable
+from lora_tutorial.course.measure import time_interleaved
+from lora_tutorial.course.models.gpt import load_pretrained_gpt
+from lora_tutorial.course.text import load_corpus, random_windows, validation_windows
+from lora_tutorial.course.training import evaluate_lm, lm_loss, make_optimizer, train_lm
 
 ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 METHODS = {"head/embedding only": 1e-2, "LoRA q,v (r=8)": 1e-2,

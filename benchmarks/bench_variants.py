@@ -18,12 +18,12 @@ from torch import nn
 
 from lora_tutorial import inject_lora, mark_only_lora_as_trainable, markdown_table
 from lora_tutorial import time_interleaved
-from lora_tutorial.data import load_task
-from lora_tutorial.dora import DoRALinear
-from lora_tutorial.layers import LoRALinear
-from lora_tutorial.models import load_pretrained
-from lora_tutorial.quantize import Linear4bit, quantize_base_layers
-from lora_tutorial.training import make_optimizer, train_step
+from lora_tutorial.course.data import load_task
+from lora_tutorial.core.dora import DoRALinear
+from lora_tutorial.core.layers import LoRALinear
+from lora_tutorial.course.models import load_pretrained
+from lora_tutorial.variants.quantize import Linear4bit, quantize_base_layers
+from lora_tutorial.course.training import make_optimizer, train_step
 
 BLOCK_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]
 

@@ -36,9 +36,9 @@ from torch import nn
 
 from lora_tutorial import (inject_lora, mark_only_lora_as_trainable, markdown_table,
                            time_interleaved)
-from lora_tutorial.data import load_task
-from lora_tutorial.models import load_pretrained
-from lora_tutorial.training import make_optimizer, train_step
+from lora_tutorial.course.data import load_task
+from lora_tutorial.course.models import load_pretrained
+from lora_tutorial.course.training import make_optimizer, train_step
 
 BLOCK_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]
 

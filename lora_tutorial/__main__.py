@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="check that this environment is ready for the course")
     parser.parse_args(argv)
-    from .check import main as run_checks  # imports torch: only once the arguments are fine
+    from .course.check import main as run_checks  # imports torch: only once the arguments are fine
 
     return run_checks()
 

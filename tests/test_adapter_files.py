@@ -7,9 +7,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from lora_tutorial.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
-from lora_tutorial.exercises.adapter_files import check_adapter_files
-from lora_tutorial.inject import inject_lora, lora_layers
+from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
+from lora_tutorial.course.exercises.adapter_files import check_adapter_files
+from lora_tutorial.core.inject import inject_lora, lora_layers
 
 
 def lora_tensors(model):

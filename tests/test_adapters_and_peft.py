@@ -322,7 +322,7 @@ def adapter_bytes(directory):
 
 
 def test_a_failed_write_leaves_the_old_adapter(tmp_path, monkeypatch):
-    import lora_tutorial.adapters as adapters
+    import lora_tutorial.core.adapters as adapters
 
     save_adapter(ours(seed=0), tmp_path)
     before = adapter_bytes(tmp_path)

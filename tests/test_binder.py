@@ -13,7 +13,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from lora_tutorial.check import TESTED_PYTHON
+from lora_tutorial.course.check import TESTED_PYTHON
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from lora_tutorial.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
-from lora_tutorial.exercises.budget import BUDGET, check_budget_choice
+from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
+from lora_tutorial.course.exercises.budget import BUDGET, check_budget_choice
 
 FIRST_BLOCK = r"blocks\.0\.attn\.(q|k|v|o)_proj"
 

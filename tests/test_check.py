@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from lora_tutorial import check
+from lora_tutorial.course import check
 from lora_tutorial.__main__ import main as cli_main
 
 

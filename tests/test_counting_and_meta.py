@@ -11,7 +11,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from lora_tutorial import (count_parameters, format_bytes, gradient_bytes, inject_lora,
                            lora_parameter_count, mark_only_lora_as_trainable,
                            optimizer_state_bytes, training_memory)
-from lora_tutorial.skeletons import GPT2_SMALL, GPT3_175B, meta_skeleton
+from lora_tutorial.course.skeletons import GPT2_SMALL, GPT3_175B, meta_skeleton
 
 # LLaMA-2-7B's published shape (Touvron et al., 2023), as in its Hugging Face config.
 LLAMA2_7B = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from lora_tutorial.data import TASKS, load_digits_split, load_task, split_indices
-from lora_tutorial.models import load_pretrained
-from lora_tutorial.training import evaluate
+from lora_tutorial.course.data import TASKS, load_digits_split, load_task, split_indices
+from lora_tutorial.course.models import load_pretrained
+from lora_tutorial.course.training import evaluate
 
 
 def test_split_shapes_types_and_range():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lora_tutorial.device import get_device, use_cpu_threads
+from lora_tutorial.course.device import get_device, use_cpu_threads
 
 
 @pytest.fixture

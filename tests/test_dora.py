@@ -1,4 +1,4 @@
-"""DoRA from scratch (lora_tutorial.dora) against Hugging Face PEFT's use_dora=True: outputs,
+"""DoRA from scratch (lora_tutorial.core.dora) against Hugging Face PEFT's use_dora=True: outputs,
 gradients, parameter counts and adapter files both ways."""
 
 import copy
@@ -15,7 +15,7 @@ from torch import nn
 from lora_tutorial import (count_parameters, inject_lora, load_adapter, lora_layers,
                            mark_only_lora_as_trainable, merge_and_unload, merge_lora,
                            save_adapter, unmerge_lora)
-from lora_tutorial.dora import DoRALinear
+from lora_tutorial.core.dora import DoRALinear
 
 TARGETS = ["0", "2"]
 

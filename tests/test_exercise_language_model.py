@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from lora_tutorial.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
-from lora_tutorial.exercises.language_model import BUDGET, TARGET, check_fewest_parameters
-from lora_tutorial.inject import inject_lora, mark_only_lora_as_trainable
+from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
+from lora_tutorial.course.exercises.language_model import BUDGET, TARGET, check_fewest_parameters
+from lora_tutorial.core.inject import inject_lora, mark_only_lora_as_trainable
 
 
 def lora(targets, r, alpha):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lora_tutorial.exercises import (CORRECT, NOT_ATTEMPTED, ExerciseError, call_learner,
+from lora_tutorial.course.exercises import (CORRECT, NOT_ATTEMPTED, ExerciseError, call_learner,
                                      checker, require, require_attempted)
 
 
@@ -69,7 +69,7 @@ class _StubLayer:
 
 
 def _course_checkers():
-    from lora_tutorial.exercises import (counting, finetune, freezing, lora_layer, low_rank,
+    from lora_tutorial.course.exercises import (counting, finetune, freezing, lora_layer, low_rank,
                                          merging, peft_config, surgery)
     return {"freezing": (freezing.check_freeze_all_but_last, _stub),
             "rank_r": (low_rank.check_rank_r_approx, _stub),
@@ -97,14 +97,14 @@ def test_every_course_checker_reports_the_learner_copy_as_not_attempted(name, ca
 
 # Wrong answers that a stripped assert would let through; each must fail under python -O.
 WRONG_UNDER_O = {
-    "freezing": ("from lora_tutorial.exercises.freezing import check_freeze_all_but_last as c\n"
+    "freezing": ("from lora_tutorial.course.exercises.freezing import check_freeze_all_but_last as c\n"
                  "c(lambda model: None)"),
-    "rank_r": ("from lora_tutorial.exercises.low_rank import check_rank_r_approx as c\n"
+    "rank_r": ("from lora_tutorial.course.exercises.low_rank import check_rank_r_approx as c\n"
                "c(lambda M, r: M.clone())"),
-    "energy": ("from lora_tutorial.exercises.low_rank import check_rank_for_energy as c\n"
+    "energy": ("from lora_tutorial.course.exercises.low_rank import check_rank_for_energy as c\n"
                "c(lambda M, energy: 1.5)"),
     "layer": ("import torch\nfrom torch import nn\n"
-              "from lora_tutorial.exercises.lora_layer import check_lora_layer as c\n"
+              "from lora_tutorial.course.exercises.lora_layer import check_lora_layer as c\n"
               "class L(nn.Module):\n"
               "    def __init__(self, base, r, alpha, dropout=0.0):\n"
               "        super().__init__()\n        self.base = base\n"
@@ -113,10 +113,10 @@ WRONG_UNDER_O = {
               "    def forward(self, x):\n        return self.base(x) + x @ self.A.T @ self.B.T\n"
               "c(L)"),
     "finetune": ("from lora_tutorial import inject_lora\n"
-                 "from lora_tutorial.exercises.finetune import check_add_lora_to_attention as c\n"
+                 "from lora_tutorial.course.exercises.finetune import check_add_lora_to_attention as c\n"
                  "c(lambda model, r, alpha: inject_lora(model, ['q_proj', 'v_proj'], r=r, "
                  "alpha=alpha))"),
-    "surgery": ("from lora_tutorial.exercises.surgery import check_add_lora_by_name as c\n"
+    "surgery": ("from lora_tutorial.course.exercises.surgery import check_add_lora_by_name as c\n"
                 "from lora_tutorial import inject_lora\n"
                 "c(lambda model, targets, r, alpha: inject_lora(model, targets, r=r, "
                 "alpha=alpha))"),
@@ -138,5 +138,5 @@ def test_a_notebook_does_not_echo_the_outcome():
     # The printed line is the feedback; IPython shows nothing for the returned Outcome.
     from IPython.core.formatters import DisplayFormatter
 
-    from lora_tutorial.exercises import Outcome
+    from lora_tutorial.course.exercises import Outcome
     assert DisplayFormatter().format(Outcome(True)) == ({}, {})

@@ -1,11 +1,11 @@
-"""The checker of notebook 9's exercise (lora_tutorial.exercises.variants): correct, wrong and
+"""The checker of notebook 9's exercise (lora_tutorial.course.exercises.variants): correct, wrong and
 not-attempted answers."""
 
 import pytest
 import torch
 
-from lora_tutorial.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
-from lora_tutorial.exercises.variants import check_nf4_blocks
+from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
+from lora_tutorial.course.exercises.variants import check_nf4_blocks
 
 
 def quantize_right(x, levels, block_size):

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from lora_tutorial import inject_lora, mark_only_lora_as_trainable
-from lora_tutorial.exercises.finetune import check_add_lora_to_attention
-from lora_tutorial.widgets.finetune import FinetuneExplorer, RunResult, describe, smooth
+from lora_tutorial.course.exercises.finetune import check_add_lora_to_attention
+from lora_tutorial.course.widgets.finetune import FinetuneExplorer, RunResult, describe, smooth
 
 
 # --- the exercise checker -------------------------------------------------------------------

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from lora_tutorial.inject import inject_lora, linear_module_names
-from lora_tutorial.models import gpt
-from lora_tutorial.models.gpt import (
+from lora_tutorial.core.inject import inject_lora, linear_module_names
+from lora_tutorial.course.models import gpt
+from lora_tutorial.course.models.gpt import (
     RMSNorm,
     TinyGPT,
     TinyGPTConfig,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lora_tutorial.models import (
+from lora_tutorial.course.models import (
     GPT_MODEL_NAME,
     MODEL_NAME,
     WEIGHTS_DIR,
@@ -21,7 +21,7 @@ from lora_tutorial.models import (
     save_pretrained,
     save_pretrained_gpt,
 )
-from lora_tutorial.models.hub import load_info, load_model, save_model
+from lora_tutorial.course.models.hub import load_info, load_model, save_model
 
 
 @pytest.mark.parametrize("load, info, save, name", [

@@ -36,9 +36,19 @@ def test_every_public_name_is_still_exported():
         value = getattr(lora_tutorial, name)
         assert getattr(value, "__name__", name) == name or not callable(value) or name == "TASKS"
     assert PUBLIC <= set(dir(lora_tutorial))
-    from lora_tutorial import LoRALinear, layers
+    from lora_tutorial import LoRALinear
+    from lora_tutorial.core import layers
 
     assert LoRALinear is layers.LoRALinear
+
+
+def test_the_four_parts_are_attributes_of_the_package():
+    """``import lora_tutorial as lt`` is enough to reach ``lt.core.layers`` and the rest."""
+    import lora_tutorial.core.layers
+
+    assert lora_tutorial.core.layers.LoRALinear is lora_tutorial.LoRALinear
+    for part in ("core", "course", "quiz", "variants"):
+        assert getattr(lora_tutorial, part).__name__ == f"lora_tutorial.{part}"
 
 
 def test_an_unknown_name_is_an_attribute_error():
@@ -68,4 +78,4 @@ def test_the_quiz_command_line_loads_no_torch():
 
 def test_using_a_core_name_imports_only_what_it_needs():
     loaded = loaded_after("import lora_tutorial\nlora_tutorial.lora_scaling")
-    assert "lora_tutorial.layers" in loaded and "sklearn" not in loaded
+    assert "lora_tutorial.core.layers" in loaded and "sklearn" not in loaded

@@ -7,13 +7,13 @@ import torch
 from torch import nn
 
 from lora_tutorial import LoRALinear, count_parameters, inject_lora, mark_only_lora_as_trainable
-from lora_tutorial.exercises.counting import check_lora_param_count, gpt2_shapes
-from lora_tutorial.exercises.lora_layer import check_lora_layer
-from lora_tutorial.skeletons import GPT2_SMALL, GPT3_175B, meta_skeleton
-from lora_tutorial.widgets.counting import (PRESETS, LoRACalculator, gpt_parameter_count,
+from lora_tutorial.course.exercises.counting import check_lora_param_count, gpt2_shapes
+from lora_tutorial.course.exercises.lora_layer import check_lora_layer
+from lora_tutorial.course.skeletons import GPT2_SMALL, GPT3_175B, meta_skeleton
+from lora_tutorial.course.widgets.counting import (PRESETS, LoRACalculator, gpt_parameter_count,
                                             lora_trainable_count, trainable_percent)
 from lora_tutorial import lora_scaling
-from lora_tutorial.widgets.lora_layer import LoRALayerExplorer
+from lora_tutorial.course.widgets.lora_layer import LoRALayerExplorer
 
 
 # ---------------------------------------------------------------- the LoRA layer checker
@@ -231,7 +231,7 @@ def test_layer_checker_leaves_the_callers_random_state_alone():
 
 
 def test_calculator_can_start_from_custom():
-    from lora_tutorial.widgets.counting import LoRACalculator
+    from lora_tutorial.course.widgets.counting import LoRACalculator
 
     calc = LoRACalculator(preset="custom")
     assert calc.preset.value == "custom" and calc.shape.d_model == 768

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lora_tutorial.exercises import CORRECT, NOT_ATTEMPTED
-from lora_tutorial.learner_copy import (DEFAULT_SOURCE, LEARNER_MARKER, SOLUTION_MARKER,
+from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED
+from tools.learner_copy import (DEFAULT_SOURCE, LEARNER_MARKER, SOLUTION_MARKER,
                                         SOLUTION_SUMMARY, TODO_BODY, StripError,
                                         learner_notebook, make_learner_copy, strip_solution)
 
@@ -127,10 +127,10 @@ def test_refuses_to_write_into_or_around_its_source(tmp_path, out):
 def test_the_command_line_refuses_to_overwrite_the_course(tmp_path):
     path = _write(tmp_path / "notebooks", "01_x.ipynb", _notebook(_code(SOLUTION)))
     before = path.read_text()
-    result = subprocess.run([sys.executable, "-m", "lora_tutorial.learner_copy",
+    result = subprocess.run([sys.executable, "-m", "tools.learner_copy",
                              "--source", str(tmp_path / "notebooks"),
                              "--out", str(tmp_path / "notebooks")],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert "Refusing to write the learner copy" in result.stderr
     assert path.read_text() == before
@@ -216,10 +216,10 @@ def test_learner_notebooks_store_not_attempted_checkers():
 def test_make_learner_notebooks_writes_only_the_named_copies(tmp_path):
     _write(tmp_path / "solutions", "01_x.ipynb", _notebook(_code(SOLUTION)))
     _write(tmp_path / "solutions", "02_y.ipynb", _notebook(_code(SOLUTION)))
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "make_learner_notebooks.py"),
+    result = subprocess.run([sys.executable, "-m", "tools.make_learner_notebooks",
                              "--source", str(tmp_path / "solutions"), "--out",
                              str(tmp_path / "notebooks"), "--no-execute", "02_y"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "02_y.ipynb: 1 solution cell(s) stripped\n"
     assert [p.name for p in (tmp_path / "notebooks").iterdir()] == ["02_y.ipynb"]

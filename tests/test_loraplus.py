@@ -1,4 +1,4 @@
-"""LoRA+ (lora_tutorial.loraplus): the parameter groups, and the same training as PEFT's
+"""LoRA+ (lora_tutorial.variants.loraplus): the parameter groups, and the same training as PEFT's
 create_loraplus_optimizer."""
 
 import copy
@@ -10,8 +10,8 @@ from peft.optimizers import create_loraplus_optimizer
 from torch import nn
 
 from lora_tutorial import inject_lora, mark_only_lora_as_trainable
-from lora_tutorial.loraplus import loraplus_param_groups, make_loraplus_optimizer
-from lora_tutorial.training import train_step
+from lora_tutorial.variants.loraplus import loraplus_param_groups, make_loraplus_optimizer
+from lora_tutorial.course.training import train_step
 
 
 def _base():

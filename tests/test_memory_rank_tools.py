@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from lora_tutorial.exercises.freezing import check_freeze_all_but_last
-from lora_tutorial.exercises.low_rank import check_rank_for_energy, check_rank_r_approx
-from lora_tutorial.lowrank import low_rank_approximation, rank_for_energy
-from lora_tutorial.widgets.memory import (CUSTOM, PRESETS, MemoryExplorer, estimate_shape,
+from lora_tutorial.course.exercises.freezing import check_freeze_all_but_last
+from lora_tutorial.course.exercises.low_rank import check_rank_for_energy, check_rank_r_approx
+from lora_tutorial.core.lowrank import low_rank_approximation, rank_for_energy
+from lora_tutorial.course.widgets.memory import (CUSTOM, PRESETS, MemoryExplorer, estimate_shape,
                                           lora_qv_parameters, memory_breakdown)
-from lora_tutorial.widgets.rank import RankExplorer, load_image_matrix, rank_r_summary
+from lora_tutorial.course.widgets.rank import RankExplorer, load_image_matrix, rank_r_summary
 
 
 # --- memory widget -------------------------------------------------------------------------

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from lora_tutorial import inject_lora, lora_layers, mark_only_lora_as_trainable, save_adapter
-from lora_tutorial.data import load_task
-from lora_tutorial.exercises.merging import check_merge_weights
-from lora_tutorial.exercises.peft_config import TARGET_CALL, check_lora_config
-from lora_tutorial.models import load_pretrained
-from lora_tutorial.widgets.adapters import NO_ADAPTER, AdapterExplorer, adapter_probabilities
-from lora_tutorial.widgets.peft_config import (PeftConfigExplorer, config_source,
+from lora_tutorial.course.data import load_task
+from lora_tutorial.course.exercises.merging import check_merge_weights
+from lora_tutorial.course.exercises.peft_config import TARGET_CALL, check_lora_config
+from lora_tutorial.course.models import load_pretrained
+from lora_tutorial.course.widgets.adapters import NO_ADAPTER, AdapterExplorer, adapter_probabilities
+from lora_tutorial.course.widgets.peft_config import (PeftConfigExplorer, config_source,
                                                peft_trainable_line, short_names)
 
 # ---------------------------------------------------------------- the merge_weights checker

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from lora_tutorial.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
-from lora_tutorial.exercises.merging_by_hand import check_merge_by_hand
+from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED, ExerciseError
+from lora_tutorial.course.exercises.merging_by_hand import check_merge_by_hand
 
 
 def merge_to_linear(layer, scale=None, copy_bias=True):

@@ -4,15 +4,15 @@ import pytest
 import torch
 from torch import nn
 
-from lora_tutorial.data import load_task
-from lora_tutorial.models import (
+from lora_tutorial.course.data import load_task
+from lora_tutorial.course.models import (
     TinyViT,
     TinyViTConfig,
     load_pretrained,
     load_pretrained_info,
     save_pretrained,
 )
-from lora_tutorial.training import evaluate
+from lora_tutorial.course.training import evaluate
 
 
 @pytest.fixture(scope="module")

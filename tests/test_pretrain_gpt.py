@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from lora_tutorial import pretrain_gpt
-from lora_tutorial.models.gpt import TinyGPTConfig, load_pretrained_gpt, load_pretrained_gpt_info
-from lora_tutorial.training import RECORDED_STEPS, pretraining_recipe, single_thread
+from tools import pretrain_gpt
+from lora_tutorial.course.models.gpt import TinyGPTConfig, load_pretrained_gpt, load_pretrained_gpt_info
+from lora_tutorial.course.training import RECORDED_STEPS, pretraining_recipe, single_thread
 
 SMALL = TinyGPTConfig(context=16, dim=32, depth=2, heads=4, mlp_hidden=64)
 
@@ -35,7 +35,7 @@ def test_recorded_run_is_described(shipped):
 
 
 def test_the_script_replays_the_first_steps_of_the_shipped_run():
-    """``python -m lora_tutorial.pretrain_gpt`` with its defaults starts exactly as the run
+    """``python -m tools.pretrain_gpt`` with its defaults starts exactly as the run
     that made the shipped weights: same config, same settings, same first losses. The whole
     run takes minutes (repeated once on an AVX-512 CPU, it wrote the shipped weights byte for
     byte); its first steps take seconds."""

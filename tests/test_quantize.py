@@ -1,4 +1,4 @@
-"""NF4 and int4 quantization from scratch (lora_tutorial.quantize), checked against the
+"""NF4 and int4 quantization from scratch (lora_tutorial.variants.quantize), checked against the
 published NF4 table, bitsandbytes (when installed), torch's float8 type and LoRA."""
 
 import copy
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lora_tutorial import inject_lora, lora_layers, mark_only_lora_as_trainable, merge_lora
-from lora_tutorial.quantize import (BLOCK_SIZE, FP8_LEVELS, INT4_LEVELS, NF4_LEVELS,
+from lora_tutorial.variants.quantize import (BLOCK_SIZE, FP8_LEVELS, INT4_LEVELS, NF4_LEVELS,
                                     Linear4bit, bits_per_weight, dequantize_4bit,
                                     dequantize_blockwise, float8_levels, integer_levels,
                                     nearest_level, normal_float_levels, pack_4bit,

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from lora_tutorial.exercises import CORRECT, NOT_ATTEMPTED
-from lora_tutorial.learner_copy import DEFAULT_SOURCE, SOLUTION_MARKER
+from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED
+from tools.learner_copy import DEFAULT_SOURCE, SOLUTION_MARKER
 
 # Every notebook the course has; a missing solutions/ folder fails here instead of skipping.
 NOTEBOOKS = sorted(path.name for path in (Path(__file__).resolve().parents[1] / "notebooks")

@@ -6,8 +6,8 @@ import pytest
 from torch import nn
 
 from lora_tutorial import LoRALinear, inject_lora, mark_only_lora_as_trainable
-from lora_tutorial.exercises import CORRECT, ExerciseError
-from lora_tutorial.exercises.surgery import check_add_lora_by_name
+from lora_tutorial.course.exercises import CORRECT, ExerciseError
+from lora_tutorial.course.exercises.surgery import check_add_lora_by_name
 
 
 def _targets_in(model, target_modules):

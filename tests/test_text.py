@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lora_tutorial.text import (
+from lora_tutorial.course.text import (
     CORPORA_DIR,
     DOMAINS,
     SPLITS,

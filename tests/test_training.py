@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from lora_tutorial import pretrain
-from lora_tutorial.data import load_task
-from lora_tutorial.models import TinyViT, TinyViTConfig, load_pretrained, load_pretrained_info
-from lora_tutorial.training import (
+from tools import pretrain
+from lora_tutorial.course.data import load_task
+from lora_tutorial.course.models import TinyViT, TinyViTConfig, load_pretrained, load_pretrained_info
+from lora_tutorial.course.training import (
     RECORDED_STEPS,
     batch_indices,
     evaluate,
@@ -79,7 +79,7 @@ def test_pretrain_script_writes_loadable_weights(tmp_path, capsys):
 
 
 def test_the_script_replays_the_first_steps_of_the_shipped_run():
-    """``python -m lora_tutorial.pretrain`` with its defaults starts as the run recorded with
+    """``python -m tools.pretrain`` with its defaults starts as the run recorded with
     the shipped weights: same config, same settings, same first losses, in a fraction of a
     second. It checks the recipe, not the last bits: over 3000 steps the tiny differences
     between CPU kernels grow, so a full rerun on another kind of CPU ends near, not at, the
@@ -169,13 +169,13 @@ def test_batch_larger_than_the_data_is_a_clear_error():
 # The language-model helpers: lm_loss, train_lm, evaluate_lm.
 
 def _tiny_gpt(seed=0):
-    from lora_tutorial.models.gpt import TinyGPT, TinyGPTConfig
+    from lora_tutorial.course.models.gpt import TinyGPT, TinyGPTConfig
     torch.manual_seed(seed)
     return TinyGPT(TinyGPTConfig(context=16, dim=32, depth=2, heads=4, mlp_hidden=64))
 
 
 def test_lm_loss_scores_each_position_against_the_next_byte():
-    from lora_tutorial.training import lm_loss
+    from lora_tutorial.course.training import lm_loss
     model = _tiny_gpt()
     windows = torch.randint(0, 256, (3, 9), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -189,8 +189,8 @@ def test_lm_loss_scores_each_position_against_the_next_byte():
 
 
 def test_train_lm_is_deterministic_and_the_loss_falls():
-    from lora_tutorial.text import load_corpus
-    from lora_tutorial.training import train_lm
+    from lora_tutorial.course.text import load_corpus
+    from lora_tutorial.course.training import train_lm
     tokens = load_corpus("code", "validation")
     runs = [train_lm(_tiny_gpt(), tokens, steps=40, lr=3e-3, batch_size=8, seed=0,
                      progress=False) for _ in range(2)]
@@ -199,8 +199,8 @@ def test_train_lm_is_deterministic_and_the_loss_falls():
 
 
 def test_train_lm_changes_only_trainable_parameters():
-    from lora_tutorial.text import load_corpus
-    from lora_tutorial.training import train_lm
+    from lora_tutorial.course.text import load_corpus
+    from lora_tutorial.course.training import train_lm
     model = _tiny_gpt()
     for name, p in model.named_parameters():
         p.requires_grad = name.startswith("lm_head")
@@ -212,8 +212,8 @@ def test_train_lm_changes_only_trainable_parameters():
 
 
 def test_evaluate_lm_is_the_mean_over_every_prediction_whatever_the_batching():
-    from lora_tutorial.text import load_corpus, validation_windows
-    from lora_tutorial.training import evaluate_lm, lm_loss
+    from lora_tutorial.course.text import load_corpus, validation_windows
+    from lora_tutorial.course.training import evaluate_lm, lm_loss
     model = _tiny_gpt()
     windows = validation_windows(load_corpus("docs", "validation"), 16, count=10)
     with torch.no_grad():

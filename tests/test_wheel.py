@@ -101,8 +101,8 @@ def test_every_file_of_the_package_is_in_the_wheel(fresh):
     missing = sorted(in_source - shipped)
     assert not missing, (f"{len(missing)} file(s) of lora_tutorial/ are not in the wheel; "
                          f"add them to [tool.setuptools.package-data]: {missing[:10]}")
-    for needed in ("lora_tutorial/weights/tiny_vit_digits.safetensors",
-                   "lora_tutorial/weights/tiny_vit_digits.json"):
+    for needed in ("lora_tutorial/course/weights/tiny_vit_digits.safetensors",
+                   "lora_tutorial/course/weights/tiny_vit_digits.json"):
         assert needed in shipped
 
 

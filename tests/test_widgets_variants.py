@@ -1,10 +1,10 @@
-"""The quantization explorer (lora_tutorial.widgets.variants)."""
+"""The quantization explorer (lora_tutorial.course.widgets.variants)."""
 
 import pytest
 import torch
 
-from lora_tutorial.quantize import NF4_LEVELS, dequantize_4bit, quantize_4bit
-from lora_tutorial.widgets.variants import (QuantizationExplorer, quantization_error,
+from lora_tutorial.variants.quantize import NF4_LEVELS, dequantize_4bit, quantize_4bit
+from lora_tutorial.course.widgets.variants import (QuantizationExplorer, quantization_error,
                                             quantization_summary)
 
 

@@ -22,8 +22,8 @@ set-up cell carries the cell tag ``colab-setup``; the link lines end with the ma
 ``<!-- course-links -->``). Without a configured URL it refuses and changes nothing.
 Usage, from the repository root::
 
-    .venv/bin/python tools/colab_links.py            # write or update
-    .venv/bin/python tools/colab_links.py --check    # exit 1 if anything is out of date
+    .venv/bin/python -m tools.colab_links            # write or update
+    .venv/bin/python -m tools.colab_links --check    # exit 1 if anything is out of date
 """
 
 from __future__ import annotations

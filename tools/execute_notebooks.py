@@ -6,7 +6,7 @@ own static fallback), an empty quiz-progress file, one PyTorch thread and the CP
 
 Usage (from the repository root)::
 
-    .venv/bin/python tools/execute_notebooks.py notebooks/03_lora_layer.ipynb [more ...]
+    .venv/bin/python -m tools.execute_notebooks notebooks/03_lora_layer.ipynb [more ...]
 """
 
 import argparse

@@ -2,9 +2,9 @@
 
 Run from the repository root (it was run with CPython 3.11.7)::
 
-    .venv/bin/python tools/extract_corpora.py
+    .venv/bin/python -m tools.extract_corpora
 
-It writes ``lora_tutorial/corpora/``:
+It writes ``lora_tutorial/course/corpora/``:
 
 - ``docs_train.txt`` / ``docs_validation.txt``: the English help topics that ship in the
   standard library's ``pydoc_data.topics`` (what ``help("if")`` shows), one topic after the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pydoc_data.topics import topics
 
-OUT = Path(__file__).resolve().parent.parent / "lora_tutorial" / "corpora"
+OUT = Path(__file__).resolve().parent.parent / "lora_tutorial" / "course" / "corpora"
 
 CODE_TRAIN = ["abc", "base64", "bisect", "colorsys", "contextlib", "copy", "csv", "fnmatch",
               "functools", "getopt", "glob", "graphlib", "heapq", "json/decoder",

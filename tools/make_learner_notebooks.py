@@ -2,14 +2,14 @@
 
 ``solutions/NN_name.ipynb`` is what authors edit (solutions filled in, no outputs);
 ``notebooks/NN_name.ipynb`` is what learners open. This script writes the learner copy
-(``python -m lora_tutorial.learner_copy --source solutions --out notebooks``) and runs
+(``python -m tools.learner_copy --source solutions --out notebooks``) and runs
 ``tools/execute_notebooks.py`` on the written notebooks, so that each stored checker output
 says "not attempted yet" exactly as nbval will reproduce it.
 
 Usage (from the repository root)::
 
-    .venv/bin/python tools/make_learner_notebooks.py               # every notebook
-    .venv/bin/python tools/make_learner_notebooks.py 03_lora_layer  # only these (names or stems)
+    .venv/bin/python -m tools.make_learner_notebooks               # every notebook
+    .venv/bin/python -m tools.make_learner_notebooks 03_lora_layer  # only these (names or stems)
 """
 
 import argparse
@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lora_tutorial.learner_copy import make_learner_copy
+from tools.learner_copy import make_learner_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_execute:
         return
     paths = [str(args.out / name) for name in report]
-    subprocess.run([sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), *paths],
+    subprocess.run([sys.executable, "-m", "tools.execute_notebooks", *paths],
                    check=True)
 
 

@@ -28,8 +28,7 @@ the function ``progress`` must win over the submodule of the same name.)
 
 from __future__ import annotations
 
-import importlib
-
+from ..common.lazy import lazy_exports
 from .bank import (
     Option, Problem, Question, Quiz, QuizError, available_quizzes, bank_dir, load_quiz, validate,
 )
@@ -41,22 +40,10 @@ _EXPORTS = {
     "terminal": ("run_quiz",),
     "widget": ("QuestionWidget", "QuizWidget", "show"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = sorted([*_MODULE_OF, "Option", "Problem", "Question", "Quiz", "QuizError",
-                  "available_quizzes", "bank_dir", "load_quiz", "validate", "export_answers",
-                  "progress", "progress_path", "reset_progress"])
+__all__ = sorted([*(name for names in _EXPORTS.values() for name in names),
+                  "Option", "Problem", "Question", "Quiz", "QuizError", "available_quizzes",
+                  "bank_dir", "load_quiz", "validate", "export_answers", "progress",
+                  "progress_path", "reset_progress"])
 
-
-def __getattr__(name: str):
-    """Import the module that defines ``name`` on first use, then cache the name here."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

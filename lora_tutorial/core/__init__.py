@@ -1,0 +1,9 @@
+"""LoRA itself: the layer, module surgery, counting, adapter files and the low-rank view.
+
+Read it in this order: ``layers`` (``LoRALinear``: frozen W0 plus (alpha/r)·B·A),
+``layers_hf`` (the same for GPT-2's ``Conv1D`` and for embeddings), ``dora`` (DoRA's
+magnitude and direction), ``inject`` (wrapping a model's layers by name, merging,
+disabling), ``counting`` (trainable parameters and training memory), ``adapters`` (saving and
+loading an adapter in PEFT's file format) and ``lowrank`` (the SVD view of why a small r is
+enough). Nothing here imports the course's models, data or quizzes.
+"""

@@ -1,0 +1,122 @@
+"""Checker for notebook 7's exercise: write the ``LoraConfig`` that matches an ``inject_lora`` call.
+
+The call to reproduce is :data:`TARGET_CALL`. The learner writes a ``peft.LoraConfig`` and
+:func:`check_lora_config` compares it field by field, then builds both models on fresh
+copies of the course model and checks that they adapt the same modules with the same
+number of trainable parameters.
+"""
+
+import copy
+
+from . import ExerciseError, checker, require_attempted
+from ...core.counting import count_parameters
+from ...core.inject import inject_lora, mark_only_lora_as_trainable
+
+TARGETS = ["q_proj", "v_proj", "fc1", "fc2"]
+R, ALPHA, DROPOUT = 4, 16, 0.05
+TARGET_CALL = (f"inject_lora(model, target_modules={TARGETS}, r={R}, alpha={ALPHA}, "
+               f"dropout={DROPOUT})").replace("'", '"')
+"""The call whose PEFT equivalent the learner writes."""
+
+
+def _fail(message: str) -> None:
+    raise ExerciseError(message)
+
+
+def _adapted_by_peft(peft_model) -> list[str]:
+    import peft
+
+    inner = peft_model.base_model.model
+    return [name for name, module in inner.named_modules()
+            if isinstance(module, peft.tuners.lora.LoraLayer)]
+
+
+def _shown(target_modules) -> str:
+    """target_modules as text; PEFT keeps a list as a set, so sort it for a stable order."""
+    if isinstance(target_modules, str):
+        return repr(target_modules)
+    return repr(sorted(target_modules))
+
+
+def _check_fields(config) -> None:
+    r, alpha = config.r, config.lora_alpha
+    if r != R:
+        if r == ALPHA and alpha == R:
+            _fail(f"r and lora_alpha are swapped: the call has rank r={R} and alpha={ALPHA}, "
+                  f"so write r={R}, lora_alpha={ALPHA}.")
+        if r == 8:
+            _fail(f"r is 8, PEFT's default: did you forget to set it? The call uses r={R}.")
+        _fail(f"r is {r!r}, but the call uses rank r={R}.")
+    if alpha != ALPHA:
+        if alpha == ALPHA / R:
+            _fail(f"lora_alpha is {alpha!r}: that is the scaling alpha/r = {ALPHA}/{R}. PEFT's "
+                  f"lora_alpha is alpha itself ({ALPHA}); PEFT divides by r on its own.")
+        if alpha == 8:
+            _fail(f"lora_alpha is 8, PEFT's default: set lora_alpha={ALPHA} (inject_lora's "
+                  "alpha).")
+        _fail(f"lora_alpha is {alpha!r}, but the call uses alpha={ALPHA}.")
+    if config.lora_dropout != DROPOUT:
+        if config.lora_dropout == 0.0:
+            _fail(f"lora_dropout is 0.0 (the default). inject_lora's dropout={DROPOUT} is "
+                  f"PEFT's lora_dropout={DROPOUT}.")
+        _fail(f"lora_dropout is {config.lora_dropout!r}, but the call uses dropout={DROPOUT}.")
+    if getattr(config, "use_rslora", False):
+        _fail("use_rslora=True scales by alpha/√r; the call uses the classic alpha/r "
+              "(inject_lora's use_rslora=False). Leave use_rslora at False.")
+    if getattr(config, "use_dora", False):
+        _fail("use_dora=True turns the adapter into DoRA (magnitude + direction); the call "
+              "builds plain LoRA. Leave use_dora at False.")
+    if config.bias != "none":
+        _fail(f"bias={config.bias!r} makes biases trainable too; inject_lora with "
+              "mark_only_lora_as_trainable trains none, which is bias=\"none\".")
+    if config.modules_to_save:
+        _fail(f"modules_to_save={config.modules_to_save!r} would train full copies of those "
+              "modules; the call trains only LoRA's A and B. Leave it out.")
+
+
+@checker("write my_config above")
+def check_lora_config(config) -> str:
+    """Check a learner's ``LoraConfig`` against :data:`TARGET_CALL`."""
+    import peft
+
+    require_attempted(config)
+
+    from ..models import load_pretrained
+
+    if not isinstance(config, peft.LoraConfig):
+        _fail(f"Expected a peft.LoraConfig, got {type(config).__name__}. Build it with "
+              "peft.LoraConfig(r=..., lora_alpha=..., ...).")
+    if config.target_modules is None:
+        _fail(f"target_modules is not set. For this model PEFT cannot guess the targets: "
+              f"list the modules the call adapts, {TARGETS}.")
+    _check_fields(config)
+
+    base = load_pretrained(device="cpu")
+    ours = copy.deepcopy(base)
+    expected = inject_lora(ours, TARGETS, r=R, alpha=ALPHA, dropout=DROPOUT)
+    mark_only_lora_as_trainable(ours)
+    regex_hint = ""
+    if isinstance(config.target_modules, str):
+        regex_hint = (" A single string is a regular expression that must match the *whole* "
+                      "module name (such as 'blocks.0.attn.q_proj'); a list of short names "
+                      "is simpler.")
+    try:
+        peft_model = peft.get_peft_model(copy.deepcopy(base), copy.deepcopy(config))
+    except ValueError as error:
+        _fail(f"PEFT could not apply your config to the course model: {error}{regex_hint}")
+    got = _adapted_by_peft(peft_model)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    if missing or extra:
+        _fail(f"Your target_modules={_shown(config.target_modules)} adapts other modules "
+              f"than the call. Missing: {missing or 'none'}. Extra: {extra or 'none'}."
+              f"{regex_hint}")
+
+    trainable, total = peft_model.get_nb_trainable_parameters()
+    ours_count = count_parameters(ours)
+    if (trainable, total) != (ours_count.trainable, ours_count.total):
+        _fail(f"Same modules, but PEFT trains {trainable:,d} of {total:,d} parameters and the "
+              f"call {ours_count.trainable:,d} of {ours_count.total:,d}. Check r and bias.")
+    return (f"r={R}, lora_alpha={ALPHA} (scaling {ALPHA // R}), lora_dropout={DROPOUT}, "
+            f"target_modules={_shown(config.target_modules)}: the same {len(expected)} "
+            f"modules and {trainable:,d} trainable parameters as the inject_lora call.")

@@ -1,0 +1,185 @@
+"""Make the learner's notebooks from the solved ones: solutions folded away, skeletons in.
+
+The solved notebooks (``solutions/``, the instructor's key) are the source that authors edit.
+A solution cell starts with the line :data:`SOLUTION_MARKER`. In the learner's copy each such
+cell keeps only the skeleton — every ``def`` and ``class`` header (its parameter names, but
+no default values and no decorators, which can give the answer away) with a body that raises
+``NotImplementedError``, and ``name = ...`` for each name the solution assigns — followed by
+a markdown cell that holds the solution folded away (``<details>``), one click from
+self-study. Every code cell loses its outputs, so the learner meets each result by running
+it, and the checker after an exercise says "not attempted yet" rather than printing the
+instructor's success.
+
+The copy never writes into its source: an output folder equal to the source, inside it, or
+containing it is refused, and nothing is written unless every notebook could be stripped.
+
+Usage (from the repository root; ``tools/make_learner_notebooks.py`` also executes them)::
+
+    python -m tools.learner_copy --source solutions --out notebooks
+"""
+
+import argparse
+import ast
+import json
+from pathlib import Path
+
+SOLUTION_MARKER = "# Solution — replace it with your own code and re-run the checker"
+LEARNER_MARKER = "# Your turn: write the code below, then run the checker in the next cell."
+TODO_BODY = 'raise NotImplementedError("Write this part, then run the checker.")'
+SOLUTION_SUMMARY = "<details><summary>Show a solution</summary>"
+DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / "solutions"
+
+
+class StripError(ValueError):
+    """A solution cell that cannot be turned into a skeleton (says which notebook and cell)."""
+
+
+def _header(node: ast.stmt) -> str:
+    """``def``/``class`` line without decorators and default values (names and types kept)."""
+    bare = ast.parse(ast.unparse(node)).body[0]  # an independent copy to edit
+    bare.decorator_list = []
+    bare.body = [ast.Pass()]
+    if isinstance(bare, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        bare.args.defaults = []
+        bare.args.kw_defaults = [None] * len(bare.args.kwonlyargs)
+    return ast.unparse(bare).splitlines()[0]
+
+
+def _skeleton(node: ast.stmt, indent: str = "") -> list[str]:
+    """Header lines of a function or class, with stub bodies (methods kept as stubs)."""
+    header = [indent + _header(node)]
+    body_indent = indent + "    "
+    if isinstance(node, ast.ClassDef):
+        methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        body = [line for m in methods for line in _skeleton(m, body_indent) + [""]]
+        return header + (body[:-1] if body else [body_indent + "pass"])
+    docstring = ast.get_docstring(node)
+    doc = [f'{body_indent}"""{docstring}"""'] if docstring else []
+    return header + doc + [body_indent + TODO_BODY]
+
+
+def _solution_code(source: str) -> str:
+    """The code of a solution cell, without its marker line."""
+    return (source.split("\n", 1)[1] if "\n" in source else "").strip("\n")
+
+
+def strip_solution(source: str, where: str = "this cell") -> str:
+    """The learner's version of one solution cell's source.
+
+    ``where`` names the cell in the error raised when the solution is not plain Python
+    (IPython magics such as ``%timeit`` or ``!pip``, or a syntax error).
+    """
+    code = _solution_code(source)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as error:
+        line = (error.text or "").strip()
+        magic = (" It looks like an IPython magic or shell command: a solution cell must be "
+                 "plain Python; move the magic to a cell of its own."
+                 if line.startswith(("%", "!")) else "")
+        raise StripError(f"{where}: the solution cannot be stripped, line {error.lineno} of "
+                         f"the solution is not valid Python ({error.msg}: {line!r}).{magic}"
+                         ) from error
+    out = [LEARNER_MARKER]
+    wrote_placeholder = False
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out += [""] + _skeleton(node)
+        elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+            # Keep the names the checker reads; "..." (Ellipsis) is what the learner replaces.
+            out += ["", " = ".join(t.id for t in node.targets) + " = ...  # your code here"]
+        elif not wrote_placeholder:
+            out += ["", "# ... your code here ..."]
+            wrote_placeholder = True
+    return "\n".join(out) + "\n"
+
+
+def solution_cell(source: str, cell_id: str | None = None) -> dict:
+    """The markdown cell that shows a solution folded (``<details>``) under its exercise."""
+    code = _solution_code(source)
+    fence = "~~~~" if "```" in code else "```"
+    cell = {"cell_type": "markdown", "metadata": {},
+            "source": f"{SOLUTION_SUMMARY}\n\n{fence}python\n{code}\n{fence}\n\n</details>"}
+    if cell_id is not None:
+        cell["id"] = (cell_id[:55] + "-solution")
+    return cell
+
+
+def learner_notebook(notebook: dict, name: str = "the notebook") -> tuple[dict, int]:
+    """Return a copy of ``notebook`` without solutions, and how many cells were stripped."""
+    stripped = 0
+    cells = []
+    for index, cell in enumerate(notebook["cells"]):
+        cell = dict(cell)
+        source = "".join(cell["source"])
+        folded = None
+        if cell["cell_type"] == "code":
+            if source.startswith(SOLUTION_MARKER):
+                cell["source"] = strip_solution(source, where=f"{name}, cell {index}")
+                folded = solution_cell(source, cell.get("id"))
+                stripped += 1
+            cell["outputs"], cell["execution_count"] = [], None
+        cells.append(cell)
+        if folded is not None:
+            cells.append(folded)
+    return {**notebook, "cells": cells}, stripped
+
+
+def _refuse_overlap(out_dir: Path, source_dir: Path) -> None:
+    out, source = out_dir.resolve(), source_dir.resolve()
+    if out == source or source in out.parents:
+        raise ValueError(f"Refusing to write the learner copy into {out_dir}: it is (inside) the "
+                         f"source folder {source_dir}, whose solutions it would overwrite. "
+                         "Choose another --out folder.")
+    if out in source.parents:
+        raise ValueError(f"Refusing to write the learner copy into {out_dir}: it contains the "
+                         f"source folder {source_dir}. Choose a folder beside it.")
+
+
+def make_learner_copy(out_dir: Path, source_dir: Path = DEFAULT_SOURCE,
+                      only: list[str] | None = None) -> dict[str, int]:
+    """Write learner copies of every notebook in ``source_dir`` to ``out_dir``.
+
+    ``only`` limits the copy to notebooks with these names (``"03_lora_layer"`` or
+    ``"03_lora_layer.ipynb"``). Every notebook is stripped before the first file is written,
+    so a solution that cannot be stripped leaves ``out_dir`` as it was.
+    """
+    out_dir, source_dir = Path(out_dir), Path(source_dir)
+    _refuse_overlap(out_dir, source_dir)
+    notebooks = sorted(source_dir.glob("*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"No notebooks found in {source_dir}.")
+    if only is not None:
+        wanted = {Path(name).stem for name in only}
+        unknown = wanted - {path.stem for path in notebooks}
+        if unknown:
+            raise FileNotFoundError(f"No notebook named {', '.join(sorted(unknown))} in "
+                                    f"{source_dir}.")
+        notebooks = [path for path in notebooks if path.stem in wanted]
+    copies = {path.name: learner_notebook(json.loads(path.read_text(encoding="utf-8")),
+                                          name=str(path))
+              for path in notebooks}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, (copy, _) in copies.items():
+        (out_dir / name).write_text(json.dumps(copy, indent=1, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    return {name: stripped for name, (_, stripped) in copies.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write learner copies of the notebooks, "
+                                                 "with exercise solutions folded away.")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the copies")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
+                        help="folder of the solved notebooks (default: the course's solutions/)")
+    args = parser.parse_args(argv)
+    try:
+        report = make_learner_copy(args.out, args.source)
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"error: {error}\n")
+    for name, stripped in report.items():
+        print(f"{name}: {stripped} solution cell(s) stripped")
+
+
+if __name__ == "__main__":
+    main()
