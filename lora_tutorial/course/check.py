@@ -36,7 +36,7 @@ from .device import get_device
 from ..core.inject import inject_lora, mark_only_lora_as_trainable
 from .measure import time_interleaved
 from .models import load_pretrained
-from ..quiz.bank import QUIZ_DIR_ENV, available_quizzes, bank_dir, validate
+from ..quiz import QUIZ_DIR_ENV, available_quizzes, bank_dir, validate
 from .training import make_optimizer, train_step
 
 DISTRIBUTION = "lora-tutorial"

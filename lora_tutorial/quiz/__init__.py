@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from ..common.lazy import lazy_exports
 from .bank import (
-    Option, Problem, Question, Quiz, QuizError, available_quizzes, bank_dir, load_quiz, validate,
+    QUIZ_DIR_ENV, Option, Problem, Question, Quiz, QuizError, available_quizzes, bank_dir,
+    load_quiz, validate,
 )
 from .progress import export_answers, progress, progress_path, reset_progress
 
@@ -42,7 +43,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted([*(name for names in _EXPORTS.values() for name in names),
-                  "Option", "Problem", "Question", "Quiz", "QuizError", "available_quizzes",
+                  "QUIZ_DIR_ENV", "Option", "Problem", "Question", "Quiz", "QuizError", "available_quizzes",
                   "bank_dir", "load_quiz", "validate", "export_answers", "progress",
                   "progress_path", "reset_progress"])
 
