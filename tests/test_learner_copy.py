@@ -331,3 +331,18 @@ def test_make_learner_notebooks_writes_only_the_named_copies(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "02_y.ipynb: 1 solution cell(s) stripped\n"
     assert [p.name for p in (tmp_path / "notebooks").iterdir()] == ["02_y.ipynb"]
+
+
+def test_make_learner_notebooks_says_when_storing_the_outputs_failed(tmp_path):
+    _write(tmp_path / "solutions", "01_x.ipynb", _notebook(_code("1 / 0", "boom")))
+    result = subprocess.run([sys.executable, "-m", "tools.make_learner_notebooks",
+                             "--source", str(tmp_path / "solutions"), "--out",
+                             str(tmp_path / "notebooks")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-2].startswith("python -m tools.execute_notebooks: error: ")
+    assert "cell 0 raised ZeroDivisionError: division by zero" in lines[-2]
+    assert lines[-1].startswith("python -m tools.make_learner_notebooks: error: storing the "
+                                "outputs failed (the line above says why)")

@@ -25,8 +25,8 @@ from lora_tutorial.common.cli import command
 from tools.notebook_files import read_notebook, write_notebook
 
 
-class NotebookRunError(RuntimeError):
-    """A cell of a notebook raised while it was executed (says which notebook and cell)."""
+class NotebookRunError(ValueError):
+    """A notebook whose cell raised while it was executed (says which notebook and cell)."""
 
 
 def execute(path: Path, timeout: int = 900) -> float:
