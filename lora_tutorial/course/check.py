@@ -263,6 +263,10 @@ def check_step_time() -> Result:
     """How long one training step takes on the chosen device; slow is a note, not a problem."""
     try:
         device = get_device()
+    except DeviceChoiceError:
+        return Result("train step", PROBLEM, "not timed: there is no device to time it on",
+                      "fix the device line above first")
+    try:
         seconds = time_lora_step(device)
     # AssertionError: PyTorch's answer to a device type it was built without (see above).
     except (OSError, ValueError, RuntimeError, AssertionError, KeyError, SafetensorError) as err:
