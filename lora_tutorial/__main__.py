@@ -3,13 +3,18 @@
     check    is this environment ready for the course? (versions, device, widgets,
              weights, quiz bank, the time of one training step; exit status 0 or 1)
 
-The quizzes have their own command line: ``python -m lora_tutorial.quiz --help``.
+Whatever goes wrong, the command prints a line that names the problem, never a traceback
+(:func:`~lora_tutorial.common.cli.command`). The quizzes have their own command line:
+``python -m lora_tutorial.quiz --help``.
 """
 
 import argparse
 import sys
 
+from .common.cli import command
 
+
+@command("python -m lora_tutorial")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lora_tutorial",

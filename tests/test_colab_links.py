@@ -1,6 +1,5 @@
 """tools/colab_links.py: the Colab set-up cell and the Colab/Binder links, from one URL."""
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -8,11 +7,12 @@ import types
 from pathlib import Path
 
 import nbformat
+import pytest
+
+from refusal import unchanged
+from tools import colab_links
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("colab_links", ROOT / "tools" / "colab_links.py")
-colab_links = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(colab_links)
 
 URL_LINE = 'Repository = "https://github.com/example-org/lora-course"\n'
 NOTEBOOKS = ["01_full_finetuning_and_freezing.ipynb", "03_lora_layer.ipynb"]
@@ -37,10 +37,39 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 def test_without_a_repository_url_it_refuses_and_changes_nothing(tmp_path, capsys):
     root = make_repo(tmp_path, url_line=None)
-    before = snapshot(root)
-    assert colab_links.main(["--root", str(root)]) == 1
+    with unchanged(root):
+        assert colab_links.main(["--root", str(root)]) == 1
     assert "[project.urls] Repository" in capsys.readouterr().err
-    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("pyproject, message", [
+    ("[project\nname = 1\n", "is not valid TOML"),
+    ("[tool.other]\nx = 1\n", "has no [project.urls] Repository entry"),
+])
+def test_a_pyproject_without_a_readable_url_is_named(tmp_path, capsys, pyproject, message):
+    root = make_repo(tmp_path)
+    (root / "pyproject.toml").write_text(pyproject)
+    with unchanged(root):
+        assert colab_links.main(["--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m tools.colab_links: error: {root / 'pyproject.toml'} ")
+    assert message in err and "Traceback" not in err
+
+
+def test_links_in_the_repository_are_replaced_not_written_through(tmp_path):
+    (tmp_path / "repo").mkdir()
+    root = make_repo(tmp_path / "repo")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("README.md", f"notebooks/{NOTEBOOKS[0]}"):
+        target = outside / Path(name).name
+        shutil.move(root / name, target)
+        (root / name).symlink_to(target)
+    with unchanged(outside):
+        assert colab_links.main(["--root", str(root)]) == 0
+    assert not (root / "README.md").is_symlink()
+    assert colab_links.MARKER in (root / "README.md").read_text()
+    assert colab_links.MARKER in (root / "notebooks" / NOTEBOOKS[0]).read_text()
 
 
 def test_a_url_colab_cannot_open_is_refused(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """The docs tell the truth: notebooks they list exist, and their cheap commands run."""
 
+import importlib
 import json
 import re
 import shlex
@@ -12,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = {"README.md": README,
-        "docs/instructor.md": (ROOT / "docs" / "instructor.md").read_text(encoding="utf-8")}
+        "docs/instructor.md": (ROOT / "docs" / "instructor.md").read_text(encoding="utf-8"),
+        "docs/maintainers.md": (ROOT / "docs" / "maintainers.md").read_text(encoding="utf-8")}
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 
 
@@ -38,7 +40,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 CHEAP = sorted({(doc, line) for doc, text in DOCS.items() for line in bash_lines(text)
-                if re.search(r"python -m lora_tutorial\.(quiz|learner_copy)\b", line)})
+                if re.search(r"python -m lora_tutorial\.quiz\b", line)})
 
 
 @pytest.mark.parametrize("doc,command", CHEAP, ids=[f"{d}: {c}" for d, c in CHEAP])
@@ -50,6 +52,30 @@ def test_documented_command_runs(doc, command, tmp_path):
     result = subprocess.run(args, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, f"{doc}: `{command}` failed:\n{result.stderr[-2000:]}"
+
+
+TOOL_COMMAND = re.compile(r"python -m tools\.([a-z_]+)((?:[ \t]+[^\s`|#]+)*)")
+TOOL_MENTIONS = sorted({(doc, match.group(1), option) for doc, text in DOCS.items()
+                        for match in TOOL_COMMAND.finditer(text)
+                        for option in ["", *re.findall(r"(?<![^\s\[])(--[a-z][a-z-]*)",
+                                                         match.group(2))]})
+
+
+@pytest.mark.parametrize("doc, tool, option", TOOL_MENTIONS,
+                         ids=[f"{d}: {t} {o}".strip() for d, t, o in TOOL_MENTIONS])
+def test_documented_tools_and_their_options_exist(doc, tool, option, capsys):
+    """Every ``python -m tools.NAME --option`` in the docs names a real tool and option."""
+    assert (ROOT / "tools" / f"{tool}.py").is_file(), f"{doc}: there is no tools/{tool}.py"
+    if not option:
+        return
+    module = importlib.import_module(f"tools.{tool}")
+    with pytest.raises(SystemExit):
+        module.main(["--help"])
+    assert option in capsys.readouterr().out, f"{doc}: tools.{tool} has no {option} option"
+
+
+def test_the_maintainer_guide_is_linked_from_the_readme():
+    assert "](docs/maintainers.md)" in README
 
 
 def _header_times(notebook: str) -> tuple[str, str]:

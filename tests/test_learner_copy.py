@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from lora_tutorial.course.exercises import CORRECT, NOT_ATTEMPTED
+from refusal import unchanged
+from tools import learner_copy
 from tools.learner_copy import (DEFAULT_SOURCE, LEARNER_MARKER, SOLUTION_MARKER,
-                                        SOLUTION_SUMMARY, TODO_BODY, StripError,
-                                        learner_notebook, make_learner_copy, strip_solution)
+                                SOLUTION_SUMMARY, TODO_BODY, NotebookError, OutputError,
+                                StripError, learner_notebook, make_learner_copy, strip_solution)
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNER_NOTEBOOKS = ROOT / "notebooks"
@@ -125,15 +127,121 @@ def test_refuses_to_write_into_or_around_its_source(tmp_path, out):
 
 
 def test_the_command_line_refuses_to_overwrite_the_course(tmp_path):
-    path = _write(tmp_path / "notebooks", "01_x.ipynb", _notebook(_code(SOLUTION)))
-    before = path.read_text()
-    result = subprocess.run([sys.executable, "-m", "tools.learner_copy",
-                             "--source", str(tmp_path / "notebooks"),
-                             "--out", str(tmp_path / "notebooks")],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 2
-    assert "Refusing to write the learner copy" in result.stderr
-    assert path.read_text() == before
+    _write(tmp_path / "notebooks", "01_x.ipynb", _notebook(_code(SOLUTION)))
+    with unchanged(tmp_path):
+        result = subprocess.run([sys.executable, "-m", "tools.learner_copy",
+                                 "--source", str(tmp_path / "notebooks"),
+                                 "--out", str(tmp_path / "notebooks")],
+                                capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stderr.startswith("python -m tools.learner_copy: error: Refusing to write "
+                                    "the learner copy")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_link_into_the_source_named_like_a_copy_is_refused(tmp_path):
+    source = tmp_path / "solutions"
+    solved = _write(source, "01_x.ipynb", _notebook(_code(SOLUTION)))
+    _write(source, "02_y.ipynb", _notebook(_code(SOLUTION)))
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").symlink_to(solved)
+    with unchanged(tmp_path), pytest.raises(OutputError) as info:
+        make_learner_copy(tmp_path / "notebooks", source)
+    assert str(info.value).startswith(f"Refusing to write {tmp_path / 'notebooks' / '01_x.ipynb'}"
+                                      f": it is a link to {solved}, inside the source folder")
+    assert "Remove the link" in str(info.value)
+
+
+def test_a_link_through_a_linked_folder_into_the_source_is_refused(tmp_path):
+    source = tmp_path / "solutions"
+    _write(source, "01_x.ipynb", _notebook(_code(SOLUTION)))
+    (tmp_path / "alias").symlink_to(source)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").symlink_to(tmp_path / "alias" / "01_x.ipynb")
+    with unchanged(tmp_path), pytest.raises(OutputError, match="inside the source folder"):
+        make_learner_copy(tmp_path / "notebooks", source)
+
+
+def test_a_link_elsewhere_is_replaced_by_the_copy_and_its_target_left_alone(tmp_path):
+    source = tmp_path / "solutions"
+    _write(source, "01_x.ipynb", _notebook(_code(SOLUTION)))
+    elsewhere = tmp_path / "elsewhere.ipynb"
+    elsewhere.write_text("keep me")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").symlink_to(elsewhere)
+    make_learner_copy(tmp_path / "notebooks", source)
+    assert elsewhere.read_text() == "keep me"
+    copy = tmp_path / "notebooks" / "01_x.ipynb"
+    assert not copy.is_symlink()
+    assert _source(json.loads(copy.read_text())["cells"][0]).startswith(LEARNER_MARKER)
+
+
+def test_an_output_named_like_a_copy_that_is_a_folder_is_refused(tmp_path):
+    source = tmp_path / "solutions"
+    _write(source, "01_x.ipynb", _notebook(_code(SOLUTION)))
+    (tmp_path / "notebooks" / "01_x.ipynb").mkdir(parents=True)
+    with unchanged(tmp_path), pytest.raises(OutputError, match="01_x.ipynb: it is a folder"):
+        make_learner_copy(tmp_path / "notebooks", source)
+
+
+@pytest.mark.parametrize("out", ["a_file", "a_file/inside", "dangling_link"])
+def test_an_out_folder_that_is_a_file_is_refused(tmp_path, capsys, out):
+    source = tmp_path / "solutions"
+    _write(source, "01_x.ipynb", _notebook(_code(SOLUTION)))
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "dangling_link").symlink_to(tmp_path / "nowhere")
+    with unchanged(tmp_path):
+        status = learner_copy.main(["--source", str(source), "--out", str(tmp_path / out)])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m tools.learner_copy: error: Refusing to write the learner "
+                          f"copy into {tmp_path / out}: ")
+    assert "is a file, not a folder. Choose a folder for --out." in err
+
+
+BROKEN_NOTEBOOKS = {
+    "no cells": ('{"nbformat": 4, "metadata": {}}',
+                 'is not a notebook: it has no list of "cells"'),
+    "not an object": ("[1, 2]", 'is not a notebook: it has no list of "cells"'),
+    "cells not a list": ('{"cells": {"source": "x"}}', 'it has no list of "cells"'),
+    "a cell not an object": ('{"cells": ["print(1)"]}',
+                             "cell 0 is not a JSON object but str 'print(1)'"),
+    "no source": ('{"cells": [{"cell_type": "markdown", "source": "x"}, '
+                  '{"cell_type": "code", "metadata": {}}]}',
+                  'cell 1 has no "source", which every notebook cell needs'),
+    "no cell_type": ('{"cells": [{"source": "x"}]}',
+                     'cell 0 has no "cell_type", which every notebook cell needs'),
+    "cell_type not a string": ('{"cells": [{"cell_type": 3, "source": "x"}]}',
+                               'cell 0: its "cell_type" must be a string, not 3'),
+    "a number in the source": ('{"cells": [{"cell_type": "code", "source": ["x = 1\\n", 2]}]}',
+                               'cell 0: item 1 of its "source" is int 2, not a string'),
+    "source a number": ('{"cells": [{"cell_type": "code", "source": 7}]}',
+                        'cell 0: its "source" must be a string or a list of strings, not int 7'),
+    "not JSON": ("this is not JSON", "is not a notebook: it is not valid JSON (Expecting value "
+                                     "at line 1, column 1)"),
+    "not UTF-8": (b'{"cells": "\xff"}', "is not a notebook: it is not UTF-8 text (byte 11: "),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_NOTEBOOKS, ids=list(BROKEN_NOTEBOOKS))
+def test_a_broken_notebook_is_named_and_nothing_is_written(tmp_path, capsys, case):
+    content, message = BROKEN_NOTEBOOKS[case]
+    source = tmp_path / "solutions"
+    _write(source, "01_good.ipynb", _notebook(_code(SOLUTION)))
+    broken = source / "02_broken.ipynb"
+    if isinstance(content, bytes):
+        broken.write_bytes(content)
+    else:
+        broken.write_text(content)
+    with unchanged(tmp_path), pytest.raises(NotebookError) as info:
+        make_learner_copy(tmp_path / "notebooks", source)
+    assert str(info.value).startswith(str(broken))
+    assert message in str(info.value)
+    with unchanged(tmp_path):
+        status = learner_copy.main(["--source", str(source), "--out", str(tmp_path / "out")])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err == f"python -m tools.learner_copy: error: {info.value}\n"
 
 
 @pytest.mark.parametrize("line", ["%timeit merge(W0, A, B)", "!pip install peft",
@@ -223,3 +331,18 @@ def test_make_learner_notebooks_writes_only_the_named_copies(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "02_y.ipynb: 1 solution cell(s) stripped\n"
     assert [p.name for p in (tmp_path / "notebooks").iterdir()] == ["02_y.ipynb"]
+
+
+def test_make_learner_notebooks_says_when_storing_the_outputs_failed(tmp_path):
+    _write(tmp_path / "solutions", "01_x.ipynb", _notebook(_code("1 / 0", "boom")))
+    result = subprocess.run([sys.executable, "-m", "tools.make_learner_notebooks",
+                             "--source", str(tmp_path / "solutions"), "--out",
+                             str(tmp_path / "notebooks")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-2].startswith("python -m tools.execute_notebooks: error: ")
+    assert "cell 0 raised ZeroDivisionError: division by zero" in lines[-2]
+    assert lines[-1].startswith("python -m tools.make_learner_notebooks: error: storing the "
+                                "outputs failed (the line above says why)")

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from tools import pretrain_gpt
+from refusal import unchanged
+from tools import pretrain, pretrain_gpt
 from lora_tutorial.course.models.gpt import TinyGPTConfig, load_pretrained_gpt, load_pretrained_gpt_info
 from lora_tutorial.course.training import RECORDED_STEPS, pretraining_recipe, single_thread
 
@@ -78,3 +79,24 @@ def test_main_writes_weights_and_metrics(tmp_path, capsys):
     assert info["metrics"]["steps"] == 2 and len(info["metrics"]["first_training_losses"]) == 2
     assert set(info["metrics"]) >= {"docs_validation_loss", "code_validation_loss", "seed"}
     assert "validation loss" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", [pretrain, pretrain_gpt], ids=["pretrain", "pretrain_gpt"])
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "0"], "argument --steps: must be a whole number at least 1, got 0"),
+    (["--steps", "-1"], "argument --steps: must be a whole number at least 1, got -1"),
+    (["--lr", "0"], "argument --lr: must be a finite number greater than 0, got 0"),
+    (["--lr", "nan"], "argument --lr: must be a finite number greater than 0, got nan"),
+    (["--lr", "inf"], "argument --lr: must be a finite number greater than 0, got inf"),
+    (["--batch-size", "0"], "argument --batch-size: must be a whole number at least 1, got 0"),
+    (["--weight-decay", "-0.1"], "argument --weight-decay: must be a finite number at least 0"),
+    (["--out", "a_file"], "a_file is a file, not a folder; choose a folder"),
+])
+def test_a_run_that_cannot_make_sense_is_refused_before_it_starts(tmp_path, capsys, monkeypatch,
+                                                                  script, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    with unchanged(tmp_path), pytest.raises(SystemExit) as info:
+        script.main(["--out", str(tmp_path), "--no-progress", *argv])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -19,8 +19,9 @@ in exactly one place, ``pyproject.toml``::
 This script reads it from there and writes the cell and the links into every notebook in
 ``notebooks/`` and the links into the README, replacing what an earlier run wrote (the
 set-up cell carries the cell tag ``colab-setup``; the link lines end with the marker
-``<!-- course-links -->``). Without a configured URL it refuses and changes nothing.
-Usage, from the repository root::
+``<!-- course-links -->``). Without a configured URL it refuses and changes nothing. Files
+are written atomically, replacing a link rather than the file it points to. Usage, from the
+repository root::
 
     .venv/bin/python -m tools.colab_links            # write or update
     .venv/bin/python -m tools.colab_links --check    # exit 1 if anything is out of date
@@ -36,6 +37,10 @@ from pathlib import Path
 
 import nbformat
 
+from lora_tutorial.common.cli import command
+from lora_tutorial.common.files import write_text
+from tools.notebook_files import read_notebook, write_notebook
+
 ROOT = Path(__file__).resolve().parents[1]
 SETUP_TAG = "colab-setup"
 MARKER = "<!-- course-links -->"
@@ -50,7 +55,11 @@ class LinksError(ValueError):
 
 def repository(pyproject: Path) -> tuple[str, str]:
     """``(owner, name)`` of the GitHub repository named in ``[project.urls] Repository``."""
-    urls = tomllib.loads(pyproject.read_text())["project"].get("urls", {})
+    try:
+        settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise LinksError(f"{pyproject} is not valid TOML ({error}); nothing was changed.") from None
+    urls = settings.get("project", {}).get("urls", {})
     url = urls.get("Repository")
     if not url:
         raise LinksError(
@@ -133,12 +142,12 @@ def out_of_date(root: Path, branch: str, write: bool) -> list[Path]:
         raise LinksError(f"no notebooks in {root / 'notebooks'}")
     stale = []
     for path in notebooks:
-        current = nbformat.read(path, as_version=4)
+        current = read_notebook(path)
         wanted = update_notebook(current, owner, name, branch, path.name)
         if nbformat.writes(wanted) != nbformat.writes(current):
             stale.append(path)
             if write:
-                nbformat.write(wanted, path)
+                write_notebook(path, wanted)
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
     wanted_text = _with_links(text, links_line(owner, name, branch, notebooks[0].name,
@@ -146,10 +155,11 @@ def out_of_date(root: Path, branch: str, write: bool) -> list[Path]:
     if wanted_text != text:
         stale.append(readme)
         if write:
-            readme.write_text(wanted_text, encoding="utf-8")
+            write_text(readme, wanted_text)
     return stale
 
 
+@command("python -m tools.colab_links")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
@@ -158,11 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the branch the links open (default: main)")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    try:
-        stale = out_of_date(args.root, args.branch, write=not args.check)
-    except LinksError as err:
-        print(err, file=sys.stderr)
-        return 1
+    stale = out_of_date(args.root, args.branch, write=not args.check)
     for path in stale:
         print(f"{'out of date' if args.check else 'updated'}: {path.relative_to(args.root)}")
     return 1 if args.check and stale else 0

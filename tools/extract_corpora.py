@@ -2,9 +2,9 @@
 
 Run from the repository root (it was run with CPython 3.11.7)::
 
-    .venv/bin/python -m tools.extract_corpora
+    .venv/bin/python -m tools.extract_corpora             # or --out FOLDER to write elsewhere
 
-It writes ``lora_tutorial/course/corpora/``:
+It writes, all five at once and atomically, into ``lora_tutorial/course/corpora/``:
 
 - ``docs_train.txt`` / ``docs_validation.txt``: the English help topics that ship in the
   standard library's ``pydoc_data.topics`` (what ``help("if")`` shows), one topic after the
@@ -19,10 +19,15 @@ is why the files are committed and the course never runs this script at run time
 learner trains and measures on the same bytes.
 """
 
+import argparse
+import sys
 import sysconfig
 from pathlib import Path
 
 from pydoc_data.topics import topics
+
+from lora_tutorial.common.cli import command
+from lora_tutorial.common.files import write_files
 
 OUT = Path(__file__).resolve().parent.parent / "lora_tutorial" / "course" / "corpora"
 
@@ -46,9 +51,19 @@ def module_source(name: str, stdlib: Path) -> str:
     return (stdlib / f"{name}.py").read_text(encoding="utf-8").strip()
 
 
-def main() -> None:
+def _text_writer(text: str):
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
+@command("python -m tools.extract_corpora")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="folder for the corpus files (default: the package's corpora/)")
+    out = parser.parse_args(argv).out
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a folder; choose a folder.")
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    OUT.mkdir(parents=True, exist_ok=True)
     docs_train, docs_validation = docs_split()
     files = {
         "docs_train.txt": docs_train,
@@ -58,10 +73,11 @@ def main() -> None:
                                            for m in CODE_VALIDATION) + "\n",
         "LICENSE-PSF.txt": (stdlib / "LICENSE.txt").read_text(encoding="utf-8"),
     }
+    out.mkdir(parents=True, exist_ok=True)
+    write_files(out, {name: _text_writer(text) for name, text in files.items()})
     for name, text in files.items():
-        (OUT / name).write_text(text, encoding="utf-8")
         print(f"{name:22} {len(text.encode('utf-8')):>8,d} bytes")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -17,12 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lora_tutorial.common.cli import command
 from tools.learner_copy import make_learner_copy
 
 ROOT = Path(__file__).resolve().parents[1]
+PROG = "python -m tools.make_learner_notebooks"
 
 
-def main(argv: list[str] | None = None) -> None:
+@command(PROG)
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebooks to copy and execute (default: all)")
     parser.add_argument("--source", type=Path, default=ROOT / "solutions")
@@ -34,11 +37,17 @@ def main(argv: list[str] | None = None) -> None:
     for name, stripped in report.items():
         print(f"{name}: {stripped} solution cell(s) stripped")
     if args.no_execute:
-        return
+        return 0
     paths = [str(args.out / name) for name in report]
-    subprocess.run([sys.executable, "-m", "tools.execute_notebooks", *paths],
-                   check=True)
+    # In a process of its own: it sets the environment its kernels inherit (one thread, the
+    # CPU, an empty quiz-progress file), which this process keeps as it was.
+    executed = subprocess.run([sys.executable, "-m", "tools.execute_notebooks", *paths])
+    if executed.returncode != 0:
+        print(f"{PROG}: error: storing the outputs failed (the line above says why); the "
+              "notebooks it did not report as done are left without outputs. Fix the "
+              "solution, then run this again.", file=sys.stderr)
+    return executed.returncode
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

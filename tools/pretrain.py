@@ -16,11 +16,13 @@ schedule), and every batch is augmented by shifting the digits by up to one pixe
 """
 
 import argparse
+import sys
 import time
 
 import torch
 from tqdm.auto import tqdm
 
+from lora_tutorial.common.cli import command
 from lora_tutorial.course.data import load_task
 from lora_tutorial.course.models import TinyViT, TinyViTConfig, save_pretrained
 from lora_tutorial.course.training import (
@@ -91,6 +93,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                                  batch_size=128, weight_decay=0.05)
 
 
+@command("python -m tools.pretrain")
 def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
     losses: list[float] = []
@@ -110,4 +113,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

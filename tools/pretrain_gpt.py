@@ -17,11 +17,13 @@ decay to zero).
 """
 
 import argparse
+import sys
 import time
 
 import torch
 from tqdm.auto import tqdm
 
+from lora_tutorial.common.cli import command
 from lora_tutorial.course.models.gpt import TinyGPT, TinyGPTConfig, save_pretrained_gpt
 from lora_tutorial.course.text import load_corpus, random_windows, validation_windows
 from lora_tutorial.course.training import (
@@ -84,6 +86,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                                  batch_size=32, weight_decay=0.1)
 
 
+@command("python -m tools.pretrain_gpt")
 def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
     with single_thread():
@@ -108,4 +111,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,3 +1,4 @@
 """Small helpers every part of the package shares, none of them about LoRA: writing files
-safely (``files``), tables for notebooks and terminals (``tables``) and the lazy exports of a
-package's ``__init__`` (``lazy``). They import neither PyTorch nor any other part."""
+safely (``files``), tables for notebooks and terminals (``tables``), the lazy exports of a
+package's ``__init__`` (``lazy``) and the top-level error handler of a command line
+(``cli``). They import neither PyTorch nor any other part."""

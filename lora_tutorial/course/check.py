@@ -32,7 +32,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from .device import get_device
+from .device import DEVICE_ENV, DeviceChoiceError, get_device
 from ..core.inject import inject_lora, mark_only_lora_as_trainable
 from .measure import time_interleaved
 from .models import load_pretrained
@@ -134,21 +134,21 @@ def check_package() -> Result:
 
 def check_device() -> Result:
     """The device :func:`get_device` picks, and that a tensor can really be put there."""
-    forced = os.environ.get("LORA_TUTORIAL_DEVICE")
-    how = "set by LORA_TUTORIAL_DEVICE" if forced else "chosen automatically"
-    device = None
+    forced = os.environ.get(DEVICE_ENV)
+    how = f"set by {DEVICE_ENV}" if forced else "chosen automatically"
+    fix = f"unset {DEVICE_ENV}, or set it to cpu (or cuda/mps when PyTorch sees that GPU)"
     try:
         device = get_device()
+    except DeviceChoiceError as err:    # the variable asks for what this machine lacks
+        return Result("device", PROBLEM, err.problem, err.fix)
+    except RuntimeError as err:
+        return Result("device", PROBLEM, f"choosing a device automatically failed: {err}", fix)
+    try:
         torch.zeros(1, device=device)
-    # A PyTorch built without CUDA raises AssertionError ("Torch not compiled with CUDA").
-    except (RuntimeError, ValueError, AssertionError) as err:
-        # Name the device that was tried: the variable's value, or the automatic choice.
-        tried = forced or (str(device) if device is not None else None)
-        detail = (f"{tried!r} ({how}) cannot be used: {err}" if tried
-                  else f"choosing a device automatically failed: {err}")
-        return Result("device", PROBLEM, detail,
-                      "unset LORA_TUTORIAL_DEVICE, or set it to cpu (or cuda/mps when "
-                      "PyTorch sees that GPU)")
+    # A PyTorch built without a device type raises AssertionError ("Torch not compiled with
+    # CUDA enabled"); a GPU it sees but cannot use (driver, memory) raises RuntimeError.
+    except (RuntimeError, AssertionError) as err:
+        return Result("device", PROBLEM, f"{str(device)!r} ({how}) cannot be used: {err}", fix)
     if device.type == "cuda":
         name = f"cuda ({torch.cuda.get_device_name(device)})"
     elif device.type == "cpu" and not forced:
@@ -263,8 +263,13 @@ def check_step_time() -> Result:
     """How long one training step takes on the chosen device; slow is a note, not a problem."""
     try:
         device = get_device()
+    except DeviceChoiceError:
+        return Result("train step", PROBLEM, "not timed: there is no device to time it on",
+                      "fix the device line above first")
+    try:
         seconds = time_lora_step(device)
-    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+    # AssertionError: PyTorch's answer to a device type it was built without (see above).
+    except (OSError, ValueError, RuntimeError, AssertionError, KeyError, SafetensorError) as err:
         return Result("train step", PROBLEM, f"could not time a training step: {err}",
                       "fix the problems above first (device and weights)")
     detail = (f"{seconds * 1000:.1f} ms per LoRA step on {device} "

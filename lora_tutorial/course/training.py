@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -206,15 +207,41 @@ def steps_to_run(steps: int, stop_after: int | None) -> int:
     return stop_after
 
 
+def _at_least(kind: type, lowest: float, above: bool = False):
+    """An argparse ``type`` that reads a finite ``kind`` number and refuses one below
+    ``lowest`` (or equal to it when ``above``), so a run that cannot make sense never starts."""
+    def read(text: str):
+        value = kind(text)
+        if not math.isfinite(value) or value < lowest or (above and value == lowest):
+            bound = f"greater than {lowest}" if above else f"at least {lowest}"
+            noun = "a whole number" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(f"must be {noun} {bound}, got {text}")
+        return value
+    read.__name__ = kind.__name__   # argparse names the type in "invalid int value"
+    return read
+
+
+def _folder(text: str) -> str:
+    """An argparse ``type`` for the output folder: refused up front when it names a file, so
+    a long run does not end in an error when it saves its weights."""
+    path = Path(text)
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; choose a folder")
+    return text
+
+
 def pretraining_arguments(description: str, argv: list[str] | None, *, steps: int, lr: float,
                           batch_size: int, weight_decay: float) -> argparse.Namespace:
     """Parse a pretrain script's command line; the keyword arguments are its defaults."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", default=str(WEIGHTS_DIR), help="directory for the weights")
-    parser.add_argument("--steps", type=int, default=steps, help="optimisation steps")
-    parser.add_argument("--lr", type=float, default=lr, help="peak learning rate")
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--weight-decay", type=float, default=weight_decay)
+    parser.add_argument("--out", type=_folder, default=str(WEIGHTS_DIR),
+                        help="directory for the weights")
+    parser.add_argument("--steps", type=_at_least(int, 1), default=steps,
+                        help="optimisation steps")
+    parser.add_argument("--lr", type=_at_least(float, 0, above=True), default=lr,
+                        help="peak learning rate")
+    parser.add_argument("--batch-size", type=_at_least(int, 1), default=batch_size)
+    parser.add_argument("--weight-decay", type=_at_least(float, 0), default=weight_decay)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
