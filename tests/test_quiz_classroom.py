@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from lora_tutorial.quiz import QuizError, class_summary, export_answers, load_quiz
-from lora_tutorial.quiz.bank import option_letter
+from lora_tutorial.quiz.model import option_letter
 from lora_tutorial.quiz.progress import record_answer, reset_progress
 
 

@@ -13,7 +13,7 @@ import pytest
 from lora_tutorial.quiz import (
     Option, Question, Quiz, available_quizzes, load_quiz, to_gift, to_key, to_markdown, to_qti,
 )
-from lora_tutorial.quiz.bank import option_letter
+from lora_tutorial.quiz.model import option_letter
 from lora_tutorial.quiz.export import escape_markdown_html, gift_escape
 
 QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"

@@ -12,14 +12,8 @@ from pathlib import Path
 import pytest
 
 from lora_tutorial.quiz import QuizError, export_answers, progress, progress_path, reset_progress
-from lora_tutorial.quiz.progress import (
-    PROGRESS_ENV,
-    VERSION,
-    html_table,
-    load_progress,
-    markdown_table,
-    record_answer,
-)
+from lora_tutorial.common.tables import html_table, markdown_table
+from lora_tutorial.quiz.progress import PROGRESS_ENV, VERSION, load_progress, record_answer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,14 +88,14 @@ def test_a_title_with_a_pipe_stays_in_its_column(path):
 
 
 def test_table_helpers_align_columns_and_refuse_a_wrong_alignment():
-    table = markdown_table(("a", "b"), "lr", [("x", "1")])
+    table = markdown_table(("a", "b"), [("x", "1")], align="lr")
     assert table.splitlines() == ["| a | b |", "|---|---:|", "| x | 1 |"]
     assert html_table(("a&b",), [("<i>",)]) == (
         "<table><thead><tr><th>a&amp;b</th></tr></thead>"
         "<tbody><tr><td>&lt;i&gt;</td></tr></tbody></table>")
     for align in ("l", "lc"):
         with pytest.raises(ValueError, match="one letter, 'l' or 'r', per column"):
-            markdown_table(("a", "b"), align, [])
+            markdown_table(("a", "b"), [], align=align)
 
 
 def test_reset_one_quiz_or_everything(path):
