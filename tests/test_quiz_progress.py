@@ -10,6 +10,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from refusal import unchanged
 
 from lora_tutorial.quiz import QuizError, export_answers, progress, progress_path, reset_progress
 from lora_tutorial.common.tables import html_table, markdown_table
