@@ -108,12 +108,12 @@ TEXT = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
 SCALAR = TEXT | st.integers() | st.floats() | st.booleans() | st.none()
 VALUE = st.recursive(SCALAR, lambda inner: st.lists(inner, max_size=4)
                      | st.dictionaries(TEXT, inner, max_size=4), max_leaves=20)
-OPTION = st.fixed_dictionaries({"text": TEXT, "correct": st.booleans() | VALUE,
-                                "feedback": TEXT}, optional={"extra": VALUE})
+OPTION = st.fixed_dictionaries({"text": TEXT | VALUE, "correct": st.booleans() | VALUE,
+                                "feedback": TEXT | VALUE}, optional={"extra": VALUE})
 QUESTION = st.fixed_dictionaries(
     {"id": TEXT | st.sampled_from(["q1", "q2"]),
      "type": st.sampled_from(["single", "multiple", "numeric", "essay"]) | VALUE,
-     "question": TEXT, "hint": TEXT, "explanation": TEXT},
+     "question": TEXT | VALUE, "hint": TEXT, "explanation": TEXT | VALUE},
     optional={"options": st.lists(OPTION, max_size=4) | VALUE,
               "answer": SCALAR, "tolerance": SCALAR, "transfer": VALUE})
 QUIZ = st.fixed_dictionaries({"title": TEXT, "questions": st.lists(QUESTION, max_size=3)},

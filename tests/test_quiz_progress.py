@@ -266,6 +266,13 @@ def test_a_file_of_a_newer_version_is_read_but_never_written(path, tmp_path):
         assert "newer version" in record_answer("final", "Final", "final-count", True)
 
 
+def test_a_deeply_nested_file_is_moved_aside_like_any_broken_file(path):
+    path.parent.mkdir(parents=True)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    note = record_answer("final", "Final", "final-summary", True)
+    assert "is not valid JSON" in note and "moved to progress.json.broken-" in note
+
+
 def test_a_typed_lone_surrogate_is_recorded_and_reads_back(path):
     assert record_answer("final", "Final", "final-count", False, "12\ud800") is None
     recorded = load_progress()["final"]["questions"]["final-count"]["answers"][0]["chosen"]
@@ -275,19 +282,29 @@ def test_a_typed_lone_surrogate_is_recorded_and_reads_back(path):
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3)
                     | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=15)
-RECORD = st.fixed_dictionaries({"attempts": JSON | st.integers(0, 3), "first_try_correct": JSON
-                                | st.booleans(), "correct": st.booleans()},
-                               optional={"answers": JSON | st.lists(st.fixed_dictionaries(
-                                   {"chosen": JSON, "correct": st.booleans()}), max_size=2)})
+
+
+def mostly(valid):
+    """``valid`` three times in four, anything JSON the fourth, so that the fields deep inside
+    a file are reached with a sound file around them."""
+    return st.one_of(valid, valid, valid, JSON)
+
+
+RECORD = st.fixed_dictionaries(
+    {"attempts": mostly(st.integers(0, 3)), "first_try_correct": mostly(st.booleans()),
+     "correct": mostly(st.booleans())},
+    optional={"answers": mostly(st.lists(st.fixed_dictionaries(
+        {"chosen": mostly(st.text(max_size=5)), "correct": mostly(st.booleans())}), max_size=2))})
+QUIZ = st.fixed_dictionaries({"title": mostly(st.text(max_size=8)), "questions": mostly(
+    st.dictionaries(st.just("final-summary") | st.text(max_size=8), RECORD,
+                    min_size=1, max_size=2))})
 DOCUMENT = st.fixed_dictionaries(
-    {}, optional={"version": JSON | st.integers(0, 4), "extra": JSON,
-                  "quizzes": JSON | st.dictionaries(st.text(max_size=12) | st.just("final"),
-                                                    st.fixed_dictionaries({
-                                                        "title": JSON | st.text(max_size=8),
-                                                        "questions": st.dictionaries(
-                                                            st.text(max_size=8), RECORD,
-                                                            max_size=2) | JSON}), max_size=2)})
-FILE = (DOCUMENT.map(json.dumps) | st.text(max_size=200)).map(str.encode) | st.binary(max_size=200)
+    {"version": mostly(st.integers(1, VERSION)) | st.integers(0, 4),
+     "quizzes": mostly(st.dictionaries(st.just("final") | st.text(max_size=12), QUIZ,
+                                       min_size=1, max_size=2))},
+    optional={"extra": JSON})
+FILE = DOCUMENT.map(json.dumps).map(str.encode) | st.text(max_size=200).map(str.encode) \
+    | st.binary(max_size=200)
 
 
 @settings(max_examples=150, deadline=None, database=None,
