@@ -45,7 +45,8 @@ _EXPORTS = {
 }
 
 __all__ = sorted([*(name for names in _EXPORTS.values() for name in names),
-                  "QUIZ_DIR_ENV", "Option", "Problem", "Question", "Quiz", "QuizError", "available_quizzes",
+                  "QUIZ_DIR_ENV", "Option", "Problem", "Question", "Quiz", "QuizError",
+                  "available_quizzes",
                   "bank_dir", "load_quiz", "validate", "export_answers", "progress",
                   "progress_path", "reset_progress"])
 

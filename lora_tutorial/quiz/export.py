@@ -238,7 +238,8 @@ def _qti_document(quizzes: Sequence[Quiz]) -> str:
 def _xml_document(root: ET.Element) -> str:
     """The XML text of ``root``, with every character XML cannot hold made U+FFFD (ElementTree
     writes what it is given, so a control character would make the file unreadable)."""
-    return xml_safe('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode"))
+    declaration = '<?xml version="1.0" encoding="UTF-8"?>\n'
+    return xml_safe(declaration + ET.tostring(root, encoding="unicode"))
 
 
 def to_qti(quizzes: Sequence[Quiz]) -> str:

@@ -132,11 +132,14 @@ def _refuse_a_non_file(path: Path, doing: str) -> None:
         mode = path.stat().st_mode
     except OSError:  # nothing there (yet), or a broken link: the writer will say
         return
-    if not stat.S_ISREG(mode):
-        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise QuizError(f"Cannot {doing} {path}: it is {what}, not a progress file, and it was "
-                        f"left as it is. Set {PROGRESS_ENV} to a file path, e.g. "
-                        f"{path / 'progress.json' if stat.S_ISDIR(mode) else path.parent / 'progress.json'}.")
+    if stat.S_ISDIR(mode):
+        what, instead = "a folder", f", e.g. {path / 'progress.json'}"
+    elif not stat.S_ISREG(mode):
+        what, instead = "not a regular file", ""
+    else:
+        return
+    raise QuizError(f"Cannot {doing} {path}: it is {what}, not a progress file, and it was "
+                    f"left as it is. Set {PROGRESS_ENV} to the path of a file{instead}.")
 
 
 def _version(document: dict) -> int:
