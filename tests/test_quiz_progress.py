@@ -307,7 +307,7 @@ FILE = DOCUMENT.map(json.dumps).map(str.encode) | st.text(max_size=200).map(str.
     | st.binary(max_size=200)
 
 
-@settings(max_examples=150, deadline=None, database=None,
+@settings(max_examples=60, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=FILE)
 def test_any_progress_file_gives_a_record_a_note_or_a_quiz_error(path, content):
