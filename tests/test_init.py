@@ -63,7 +63,7 @@ def test_an_unknown_name_is_an_attribute_error():
 def test_the_quiz_engine_loads_neither_torch_nor_scikit_learn():
     loaded = loaded_after("import lora_tutorial.quiz\nfrom lora_tutorial.quiz import validate\n"
                           "validate()")
-    assert "lora_tutorial.quiz.bank" in loaded
+    assert "lora_tutorial.quiz.lint" in loaded
     assert not {"torch", "sklearn", "ipywidgets", "matplotlib"} & loaded
 
 
@@ -72,7 +72,7 @@ def test_the_quiz_command_line_loads_no_torch():
             "try:\n    runpy.run_module('lora_tutorial.quiz', run_name='__main__')\n"
             "except SystemExit:\n    pass")
     loaded = loaded_after(code)
-    assert "lora_tutorial.quiz.bank" in loaded and "valid." in loaded  # it ran
+    assert "lora_tutorial.quiz.lint" in loaded and "valid." in loaded  # it ran
     assert not {"torch", "sklearn", "ipywidgets"} & loaded
 
 

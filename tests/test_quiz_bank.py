@@ -12,10 +12,9 @@ import pytest
 
 import lora_tutorial
 from lora_tutorial.quiz import QuizError, available_quizzes, bank_dir, load_quiz, validate
-from lora_tutorial.quiz.bank import (
-    BANK_DIR, MAX_LONGEST_SHARE, MAX_POSITION_SHARE, QUIZ_DIR_ENV, NumberError, display_order,
-    lint, parse_number,
-)
+from lora_tutorial.quiz.lint import MAX_LONGEST_SHARE, MAX_POSITION_SHARE, lint
+from lora_tutorial.quiz.loader import BANK_DIR, QUIZ_DIR_ENV, display_order
+from lora_tutorial.quiz.model import NumberError, parse_number
 
 NOTEBOOK_QUIZZES = [
     "01_full_finetuning_and_freezing", "02_low_rank", "03_lora_layer", "04_counting_parameters",
@@ -104,8 +103,8 @@ def test_counting_answers_are_the_published_numbers():
     assert answers["count-llama"] == 32 * 2 * 8 * (4096 + 4096) == 4_194_304
 
 
-def test_bank_dir_is_inside_the_package(monkeypatch, tmp_path):
-    assert bank_dir() == BANK_DIR == Path(lora_tutorial.__file__).parent / "quizzes"
+def test_bank_dir_is_the_top_level_quizzes_folder_of_a_checkout(monkeypatch, tmp_path):
+    assert bank_dir() == BANK_DIR == Path(lora_tutorial.__file__).parents[1] / "quizzes"
     assert (bank_dir() / "final.yaml").is_file()
     monkeypatch.setenv(QUIZ_DIR_ENV, str(tmp_path))
     write(tmp_path, "mine", GOOD_QUESTION.format(id="q1"))
@@ -584,7 +583,13 @@ def test_only_quiz_files_are_read(tmp_path):
 
 
 def test_the_bank_ships_as_package_data():
-    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"quizzes/*.yaml"' in pyproject
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).parents[1]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"]
+    assert setuptools["package-dir"]["lora_tutorial.quizzes"] == "quizzes"
+    assert "lora_tutorial.quizzes" in setuptools["packages"]
+    assert setuptools["package-data"]["lora_tutorial.quizzes"] == ["*.yaml"]
+    assert BANK_DIR == root / "quizzes"
     assert sorted(p.name for p in BANK_DIR.glob("*.yaml")) == [f"{n}.yaml"
                                                                 for n in available_quizzes()]

@@ -13,7 +13,7 @@ import pytest
 from lora_tutorial.quiz import (
     Option, Question, Quiz, available_quizzes, load_quiz, to_gift, to_key, to_markdown, to_qti,
 )
-from lora_tutorial.quiz.bank import option_letter
+from lora_tutorial.quiz.model import option_letter
 from lora_tutorial.quiz.export import escape_markdown_html, gift_escape
 
 QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
@@ -252,3 +252,85 @@ def test_export_to_an_unwritable_path_is_a_message_not_a_traceback(tmp_path):
         result = cli("export", "--format", "key", "final", "-o", str(target))
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert "Cannot write" in result.stderr
+
+
+# --- text that would act instead of being shown ------------------------------------------
+
+HOSTILE = "a\x00b\x1b[2Jc\x0bd\x7fe\ufffef"
+
+
+def hostile_quiz() -> Quiz:
+    """A quiz made in Python (not through the loader, whose validator refuses such text)."""
+    options = (Option(f"right {HOSTILE}", True, f"fb {HOSTILE}"), Option("wrong", False, "no"))
+    question = Question("q-hostile", "single", f"Question {HOSTILE}", "hint", f"why {HOSTILE}",
+                        options)
+    return Quiz("hostile", f"Title {HOSTILE}", Path("hostile.yaml"), (question,))
+
+
+def test_every_qti_export_is_well_formed_xml(tmp_path, bank):
+    for quizzes in (bank, [hostile_quiz()]):
+        ET.fromstring(to_qti(quizzes).encode("utf-8"))
+        package = tmp_path / "package.zip"
+        from lora_tutorial.quiz.export import write_qti_package
+
+        write_qti_package(quizzes, package)
+        with zipfile.ZipFile(package) as archive:
+            for name in archive.namelist():
+                ET.fromstring(archive.read(name))
+    text = to_qti([hostile_quiz()])
+    assert "\x00" not in text and "\x1b" not in text and "\ufffd" in text
+
+
+def urls(markdown: str) -> list[str]:
+    """Every link and image address in ``markdown``, as a Markdown viewer parses them."""
+    import mistune
+
+    found = []
+
+    def walk(tokens):
+        for token in tokens:
+            if token["type"] in ("link", "image"):
+                found.append(token["attrs"]["url"])
+            walk(token.get("children", []))
+
+    walk(mistune.create_markdown(renderer=None)(markdown))
+    return found
+
+
+LINKS = ("[notes](javascript:alert(1)) [raw](<java script:alert(2)>) ![pic](data:text/html,x) "
+         "[esc](javascript\\:alert(3)) [ok](https://lora.example/paper) [mail](mailto:a@b.c) "
+         "[rel](02_low_rank.md) [ref][bad]\n\n[bad]: vbscript:msgbox(4)\n")
+
+
+def test_handout_and_key_neutralise_links_that_could_run_code():
+    option = Option("the [link](JavaScript:alert(5))", True, f"see {LINKS}")
+    question = Question("q-links", "single", LINKS, LINKS, LINKS,
+                        (option, Option("other", False, "no")))
+    quiz = Quiz("links", "Links", Path("links.yaml"), (question,))
+    for export in (to_markdown, to_key):
+        found = urls(export([quiz]))
+        assert "https://lora.example/paper" in found and "mailto:a@b.c" in found
+        assert "02_low_rank.md" in found
+        schemes = {re.sub(r"[\s\\%20]", "", url).split(":")[0].lower()
+                   for url in found if ":" in url and not url.startswith("#")}
+        assert schemes <= {"http", "https", "mailto"}, (export.__name__, found)
+
+
+def test_validate_flags_control_characters_where_they_would_break_an_export(tmp_path):
+    from lora_tutorial.quiz import validate
+
+    path = tmp_path / "ctrl.yaml"
+    path.write_text('title: "Control \\x01 in the title"\nquestions:\n'
+                    '  - id: q1\n    type: single\n    question: "Press \\e[2J here"\n'
+                    '    hint: h\n    explanation: e\n    options:\n'
+                    '      - {text: "yes\\x0b", correct: true, feedback: "fine"}\n'
+                    '      - {text: "no", correct: false, feedback: "bad \\x00"}\n',
+                    encoding="utf-8")
+    found = [str(problem) for problem in validate([path])]
+    for where, char in (("field 'title'", "\\x01"), ("field 'question'", "\\x1b"),
+                        ("option 1's text", "\\x0b"), ("option 2's feedback", "\\x00")):
+        assert any(where in message and f"control character {char}" in message
+                   for message in found), (where, found)
+    result = cli("export", "--format", "qti", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "control character" in result.stderr

@@ -10,16 +10,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from refusal import unchanged
 
 from lora_tutorial.quiz import QuizError, export_answers, progress, progress_path, reset_progress
-from lora_tutorial.quiz.progress import (
-    PROGRESS_ENV,
-    VERSION,
-    html_table,
-    load_progress,
-    markdown_table,
-    record_answer,
-)
+from lora_tutorial.common.tables import html_table, markdown_table
+from lora_tutorial.quiz.progress import PROGRESS_ENV, VERSION, load_progress, record_answer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,14 +91,14 @@ def test_a_title_with_a_pipe_stays_in_its_column(path):
 
 
 def test_table_helpers_align_columns_and_refuse_a_wrong_alignment():
-    table = markdown_table(("a", "b"), "lr", [("x", "1")])
+    table = markdown_table(("a", "b"), [("x", "1")], align="lr")
     assert table.splitlines() == ["| a | b |", "|---|---:|", "| x | 1 |"]
     assert html_table(("a&b",), [("<i>",)]) == (
         "<table><thead><tr><th>a&amp;b</th></tr></thead>"
         "<tbody><tr><td>&lt;i&gt;</td></tr></tbody></table>")
     for align in ("l", "lc"):
         with pytest.raises(ValueError, match="one letter, 'l' or 'r', per column"):
-            markdown_table(("a", "b"), align, [])
+            markdown_table(("a", "b"), [], align=align)
 
 
 def test_reset_one_quiz_or_everything(path):
@@ -208,3 +205,122 @@ def test_progress_command_shows_and_resets(path):
     assert shown.returncode == 0 and "| 1 | 1 |" in shown.stdout and str(path) in shown.stdout
     reset = cli("progress", "--reset")
     assert reset.returncode == 0 and not path.exists()
+
+
+# --- what is not this version's progress file is left alone --------------------------------
+
+def test_a_folder_at_the_progress_path_is_refused_and_left_as_it_is(monkeypatch, tmp_path):
+    folder = tmp_path / "progress.json"
+    folder.mkdir()
+    (folder / "my_notes.txt").write_text("mine")
+    monkeypatch.setenv(PROGRESS_ENV, str(folder))
+    with unchanged(tmp_path):
+        note = record_answer("final", "Final", "final-summary", True)
+        assert "is a folder, not a progress file" in note and PROGRESS_ENV in note
+        with pytest.raises(QuizError, match="is a folder, not a progress file"):
+            load_progress()
+        with pytest.raises(QuizError, match="is a folder"):
+            export_answers(tmp_path / "out" / "me.json")
+        with pytest.raises(QuizError, match="Cannot reset the quiz progress .* is a folder"):
+            reset_progress("final")
+    result = cli("progress", env={**os.environ, PROGRESS_ENV: str(folder)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is a folder, not a progress file" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_at_the_progress_path_is_refused_not_read(monkeypatch, tmp_path):
+    pipe = tmp_path / "progress.json"
+    os.mkfifo(pipe)
+    monkeypatch.setenv(PROGRESS_ENV, str(pipe))
+    with unchanged(tmp_path):
+        assert "not a regular file" in record_answer("final", "Final", "final-summary", True)
+
+
+def test_unknown_top_level_fields_are_kept(path):
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"version": 2, "quizzes": {}, "settings": {"theme": "dark"}}))
+    assert record_answer("final", "Final", "final-summary", True) is None
+    data = json.loads(path.read_text())
+    assert data["settings"] == {"theme": "dark"} and data["version"] == VERSION
+    reset_progress("final")
+    assert json.loads(path.read_text())["settings"] == {"theme": "dark"}
+
+
+def test_a_file_of_a_newer_version_is_read_but_never_written(path, tmp_path):
+    path.parent.mkdir(parents=True)
+    newer = {"version": VERSION + 1, "streak": 3, "quizzes": {"final": {"title": "F", "questions": {
+        "final-summary": {"attempts": 1, "first_try_correct": True, "correct": True}}}}}
+    path.write_text(json.dumps(newer))
+    assert load_progress()["final"]["questions"]["final-summary"]["attempts"] == 1
+    with unchanged(tmp_path):
+        note = record_answer("final", "Final", "final-count", True)
+        assert "written by a newer version" in note and "left as it is" in note
+        with pytest.raises(QuizError, match="written by a newer version"):
+            reset_progress("final")
+    # one this version cannot even read is not moved aside either
+    path.write_text(json.dumps({"version": VERSION + 1, "quizzes": ["a", "new", "shape"]}))
+    with unchanged(tmp_path):
+        with pytest.warns(UserWarning, match="newer version"):
+            assert load_progress() == {}
+        assert "newer version" in record_answer("final", "Final", "final-count", True)
+
+
+def test_a_deeply_nested_file_is_moved_aside_like_any_broken_file(path):
+    path.parent.mkdir(parents=True)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    note = record_answer("final", "Final", "final-summary", True)
+    assert "is not valid JSON" in note and "moved to progress.json.broken-" in note
+
+
+def test_a_typed_lone_surrogate_is_recorded_and_reads_back(path):
+    assert record_answer("final", "Final", "final-count", False, "12\ud800") is None
+    recorded = load_progress()["final"]["questions"]["final-count"]["answers"][0]["chosen"]
+    assert recorded == "12\ud800"
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=15)
+
+
+def mostly(valid):
+    """``valid`` three times in four, anything JSON the fourth, so that the fields deep inside
+    a file are reached with a sound file around them."""
+    return st.one_of(valid, valid, valid, JSON)
+
+
+RECORD = st.fixed_dictionaries(
+    {"attempts": mostly(st.integers(0, 3)), "first_try_correct": mostly(st.booleans()),
+     "correct": mostly(st.booleans())},
+    optional={"answers": mostly(st.lists(st.fixed_dictionaries(
+        {"chosen": mostly(st.text(max_size=5)), "correct": mostly(st.booleans())}), max_size=2))})
+QUIZ = st.fixed_dictionaries({"title": mostly(st.text(max_size=8)), "questions": mostly(
+    st.dictionaries(st.just("final-summary") | st.text(max_size=8), RECORD,
+                    min_size=1, max_size=2))})
+DOCUMENT = st.fixed_dictionaries(
+    {"version": mostly(st.integers(1, VERSION)) | st.integers(0, 4),
+     "quizzes": mostly(st.dictionaries(st.just("final") | st.text(max_size=12), QUIZ,
+                                       min_size=1, max_size=2))},
+    optional={"extra": JSON})
+FILE = DOCUMENT.map(json.dumps).map(str.encode) | st.text(max_size=200).map(str.encode) \
+    | st.binary(max_size=200)
+
+
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=FILE)
+def test_any_progress_file_gives_a_record_a_note_or_a_quiz_error(path, content):
+    import warnings
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.iterdir():
+        stale.unlink()
+    path.write_bytes(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_progress()
+        str(progress())
+        note = record_answer("final", "Final", "final-summary", True, ["x"])
+        assert note is None or isinstance(note, str)
+        load_progress()

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from lora_tutorial.quiz import load_quiz, run_quiz
-from lora_tutorial.quiz.bank import option_letter
+from lora_tutorial.quiz.model import option_letter
 
 IDS = ["count-formula", "count-square-fraction", "count-1024"]  # single, multiple, numeric
 

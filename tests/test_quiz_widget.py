@@ -12,7 +12,7 @@ import pytest
 
 import lora_tutorial.course.display
 from lora_tutorial.quiz import QuizWidget, load_quiz, show
-from lora_tutorial.quiz.bank import option_letter
+from lora_tutorial.quiz.model import option_letter
 from lora_tutorial.quiz.render import (
     inline_html, markdown_to_html, option_label, plain_text, static_quiz_html,
 )

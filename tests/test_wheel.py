@@ -1,4 +1,4 @@
-"""`pip install .` is a complete install, not only the editable one.
+"""`pip install .` is a complete install, and so is `pip install -e .`.
 
 A wheel is built from a copy of the repository (what a clone, or `pip install` from the
 repository's URL, would build from) and installed into a fresh virtual environment. From
@@ -10,6 +10,10 @@ It stays fast and offline: the fresh environment gets no copy of PyTorch. It is 
 without pip, the wheel goes in with `--no-deps --no-index`, and one `.pth` line appends
 this environment's site-packages *after* its own, for the dependencies only. The tests
 check that `lora_tutorial` itself is imported from the fresh environment.
+
+The quiz bank lives outside the package, in the repository's `quizzes/` folder, and is
+mapped into it as the data package `lora_tutorial.quizzes`; an editable install of a copy of
+the repository, into another fresh environment, shows that `pip install -e .` finds it too.
 """
 
 import json
@@ -26,6 +30,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "lora_tutorial"
+BANK = ROOT / "quizzes"
 
 # What a clone does not have (.gitignore) and the build must not see.
 NOT_IN_A_CLONE = shutil.ignore_patterns(
@@ -48,25 +53,37 @@ def run(args, **kwargs) -> subprocess.CompletedProcess:
 class FreshInstall:
     """A virtual environment with only the wheel installed, and a folder to work in."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, editable: bool = False):
         source = base / "source"
         shutil.copytree(ROOT, source, ignore=NOT_IN_A_CLONE)
-        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-             "--no-index", "--wheel-dir", base / "dist", source])
-        (self.wheel,) = (base / "dist").glob("lora_tutorial-*.whl")
-
+        self.source = source
+        # Without PYTHONPATH: pip must not see a checkout on it as lora_tutorial installed.
+        self.env = {key: value for key, value in os.environ.items()
+                    if key not in ("PYTHONPATH", "LORA_TUTORIAL_QUIZ_DIR", "JUPYTER_PATH")}
         self.venv = base / "venv"
         run([sys.executable, "-m", "venv", "--without-pip", self.venv])
         scripts = "Scripts" if os.name == "nt" else "bin"
         self.python = self.venv / scripts / ("python.exe" if os.name == "nt" else "python")
-        # pip from this environment installs into the fresh one (--python), before the
-        # .pth line exists, so it sees nothing installed there.
-        run([sys.executable, "-m", "pip", "--python", self.python, "install", "--no-deps",
-             "--no-index", "--no-compile", self.wheel])
         site = Path(run([self.python, "-c", "import sysconfig; print(sysconfig.get_paths()"
                                             "['purelib'])"]).stdout.strip())
         ours = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
-        (site / "zz_course_dependencies.pth").write_text("".join(f"{p}\n" for p in sorted(ours)))
+        dependencies = "".join(f"{p}\n" for p in sorted(ours))
+        if editable:
+            # The editable build runs in the fresh environment and needs setuptools from ours;
+            # --ignore-installed: the lora_tutorial seen through that line is not replaced.
+            (site / "zz_course_dependencies.pth").write_text(dependencies)
+            run([sys.executable, "-m", "pip", "--python", self.python, "install", "--no-deps",
+                 "--no-index", "--no-build-isolation", "--ignore-installed", "--editable",
+                 source], env=self.env)
+        else:
+            run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                 "--no-index", "--wheel-dir", base / "dist", source])
+            (self.wheel,) = (base / "dist").glob("lora_tutorial-*.whl")
+            # pip from this environment installs into the fresh one (--python), before the
+            # .pth line exists, so it sees nothing installed there.
+            run([sys.executable, "-m", "pip", "--python", self.python, "install", "--no-deps",
+                 "--no-index", "--no-compile", self.wheel], env=self.env)
+            (site / "zz_course_dependencies.pth").write_text(dependencies)
 
         kernel_dir = self.venv / "share" / "jupyter" / "kernels" / KERNEL
         kernel_dir.mkdir(parents=True)
@@ -77,8 +94,6 @@ class FreshInstall:
 
         self.workdir = base / "elsewhere"
         self.workdir.mkdir()
-        self.env = {key: value for key, value in os.environ.items()
-                    if key not in ("PYTHONPATH", "LORA_TUTORIAL_QUIZ_DIR", "JUPYTER_PATH")}
         self.env.update(LORA_TUTORIAL_PROGRESS=str(base / "progress.json"),
                         IPYTHONDIR=str(base / "ipython"),
                         JUPYTER_RUNTIME_DIR=str(base / "runtime"),
@@ -100,10 +115,31 @@ def test_every_file_of_the_package_is_in_the_wheel(fresh):
                  if path.is_file() and "__pycache__" not in path.parts}
     missing = sorted(in_source - shipped)
     assert not missing, (f"{len(missing)} file(s) of lora_tutorial/ are not in the wheel; "
-                         f"add them to [tool.setuptools.package-data]: {missing[:10]}")
+                         "add their folder to [tool.setuptools] packages, or the files to "
+                         f"[tool.setuptools.package-data]: {missing[:10]}")
     for needed in ("lora_tutorial/course/weights/tiny_vit_digits.safetensors",
                    "lora_tutorial/course/weights/tiny_vit_digits.json"):
         assert needed in shipped
+
+
+def test_the_quiz_bank_is_in_the_wheel(fresh):
+    shipped = set(zipfile.ZipFile(fresh.wheel).namelist())
+    bank = sorted(path.name for path in BANK.glob("*.yaml"))
+    assert len(bank) >= 2 and "final.yaml" in bank
+    assert sorted(name.rsplit("/", 1)[1] for name in shipped
+                  if name.startswith("lora_tutorial/quizzes/")) == bank
+
+
+def test_pyproject_lists_every_package_folder():
+    """Packages are listed by hand (the bank's mapping needs it): a new folder of Python
+    files must be added there, or the wheel silently lacks it."""
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+                 ["tool"]["setuptools"]["packages"])
+    folders = {".".join(path.parent.relative_to(ROOT).parts) for path in PACKAGE.rglob("*")
+               if path.is_file() and "__pycache__" not in path.parts}
+    assert folders - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+    assert "lora_tutorial.quizzes" in listed
 
 
 def test_the_package_is_imported_from_the_fresh_environment(fresh):
@@ -118,6 +154,23 @@ def test_the_package_is_imported_from_the_fresh_environment(fresh):
 def test_quiz_cli_validates_the_shipped_bank(fresh):
     out = fresh.python_run("-m", "lora_tutorial.quiz", "validate")
     assert "problem" not in out.stdout + out.stderr
+    assert "All quiz files are valid." in out.stdout
+    handout = fresh.python_run("-m", "lora_tutorial.quiz", "export", "--format", "markdown")
+    titles = [line for line in handout.stdout.splitlines() if line.startswith("# ")]
+    assert len(titles) == len(list(BANK.glob("*.yaml")))
+
+
+def test_an_editable_install_finds_the_bank_from_another_folder(tmp_path_factory):
+    editable = FreshInstall(tmp_path_factory.mktemp("editable"), editable=True)
+    out = editable.python_run("-c", "import lora_tutorial, lora_tutorial.quiz as q; "
+                                    "print(lora_tutorial.__file__); print(q.bank_dir()); "
+                                    "print(' '.join(q.available_quizzes()))")
+    module_file, bank, names = out.stdout.strip().splitlines()
+    assert Path(module_file).is_relative_to(editable.source), module_file
+    assert Path(bank) == editable.source / "quizzes"
+    assert names.split() == sorted(path.stem for path in BANK.glob("*.yaml"))
+    out = editable.python_run("-m", "lora_tutorial.quiz", "validate")
+    assert "All quiz files are valid." in out.stdout
 
 
 def test_environment_check_passes(fresh):

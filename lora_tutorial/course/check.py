@@ -208,7 +208,7 @@ def check_weights() -> Result:
 
 
 def check_quiz_bank() -> Result:
-    """The quiz bank is where :func:`~lora_tutorial.quiz.bank.bank_dir` looks, and valid."""
+    """The quiz bank is where :func:`~lora_tutorial.quiz.bank_dir` looks, and valid."""
     folder = bank_dir()
     names = available_quizzes(folder) if folder.is_dir() else []
     if not names:

@@ -3,7 +3,7 @@
 In a notebook::
 
     import lora_tutorial.quiz
-    lora_tutorial.quiz.show("02_low_rank")          # lora_tutorial/quizzes/02_low_rank.yaml
+    lora_tutorial.quiz.show("02_low_rank")          # quizzes/02_low_rank.yaml
     lora_tutorial.quiz.show("final", ids=["final-summary"])
     lora_tutorial.quiz.progress()                   # your answers so far, per notebook
     lora_tutorial.quiz.export_answers("alice.json") # your answers, to hand to the instructor
@@ -15,12 +15,15 @@ In a terminal::
     python -m lora_tutorial.quiz export --format key -o answer_key.md
     python -m lora_tutorial.quiz class answers/     # the instructor's view of a workshop
 
-Modules: :mod:`.bank` loads, orders and lints the YAML bank, :mod:`.render` makes HTML,
-:mod:`.widget` the interactive quiz, :mod:`.terminal` the command-line runner,
-:mod:`.export` handouts, answer keys, GIFT and QTI, :mod:`.progress` the learner's record,
-:mod:`.classroom` the instructor's summary of a class's answers.
+Modules: :mod:`.model` is what a quiz, question and option are (and how an answer is
+checked), :mod:`.loader` reads the YAML bank into them in one display order, :mod:`.lint`
+validates the bank, :mod:`.render` makes HTML, :mod:`.widget` the interactive quiz,
+:mod:`.terminal` the command-line runner, :mod:`.export` handouts, answer keys, GIFT and
+QTI, :mod:`.progress` the learner's record, :mod:`.classroom` the instructor's summary of
+a class's answers, and :mod:`.safe_text` keeps text from files learners hand in from acting
+on a terminal, a Markdown viewer or an XML file.
 
-The light modules (:mod:`.bank`, :mod:`.progress`) are imported here; the others on first
+The light modules (model, loader, lint, progress) are imported here; the others on first
 use of one of their names (PEP 562), so the command line and ``validate`` never load
 ipywidgets, and nothing here loads PyTorch. (``progress`` is imported eagerly also because
 the function ``progress`` must win over the submodule of the same name.)
@@ -29,10 +32,9 @@ the function ``progress`` must win over the submodule of the same name.)
 from __future__ import annotations
 
 from ..common.lazy import lazy_exports
-from .bank import (
-    QUIZ_DIR_ENV, Option, Problem, Question, Quiz, QuizError, available_quizzes, bank_dir,
-    load_quiz, validate,
-)
+from .lint import validate
+from .loader import QUIZ_DIR_ENV, available_quizzes, bank_dir, load_quiz
+from .model import Option, Problem, Question, Quiz, QuizError
 from .progress import export_answers, progress, progress_path, reset_progress
 
 _EXPORTS = {
@@ -43,7 +45,8 @@ _EXPORTS = {
 }
 
 __all__ = sorted([*(name for names in _EXPORTS.values() for name in names),
-                  "QUIZ_DIR_ENV", "Option", "Problem", "Question", "Quiz", "QuizError", "available_quizzes",
+                  "QUIZ_DIR_ENV", "Option", "Problem", "Question", "Quiz", "QuizError",
+                  "available_quizzes",
                   "bank_dir", "load_quiz", "validate", "export_answers", "progress",
                   "progress_path", "reset_progress"])
 

@@ -11,7 +11,9 @@
 
 ``validate`` exits with status 1 when it finds problems, printing one line per problem
 that names the file, the line and the question id. Every command reports a bad name, a
-bad file or an unwritable path in one line (exit status 1), never with a traceback.
+bad file or an unwritable path in one line (exit status 1), never with a traceback: one
+handler around the whole command (:func:`main`) turns every failure into a message,
+control characters shown as escapes so a file name cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .bank import QuizError, bank_dir, load_quiz, validate
+from ..common.files import write_text
+from .lint import validate
+from .loader import bank_dir, load_quiz
+from .model import QuizError
+from .safe_text import printable
 
 
 def _quizzes(paths: list[str]):
@@ -34,12 +40,36 @@ def _quizzes(paths: list[str]):
 
 def _write(path: str, text: str) -> None:
     try:
-        Path(path).expanduser().write_text(text, encoding="utf-8")
+        write_text(Path(path).expanduser(), text)
     except OSError as err:
         raise QuizError(f"Cannot write {path}: {err.strerror or err}.") from None
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit status (0 done, 1 refused or failed, 130 stopped).
+
+    Whatever the input, the user reads a message that names the problem, never a traceback.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except QuizError as err:
+        message = str(err)
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+    except RecursionError:
+        message = "The input is nested too deeply to read."
+    except OSError as err:
+        message = f"{err.filename or 'A file'}: {err.strerror or err}."
+    except Exception as err:  # noqa: BLE001 - the one place that turns any failure into a message
+        message = (f"{args.command} failed: {type(err).__name__}: {err}. This is a bug in the "
+                   "quiz engine; please report it with the command you ran.")
+    print(printable(message, newlines=True), file=sys.stderr)
+    return 1
+
+
+def _parser() -> argparse.ArgumentParser:
     from .export import FORMATS
 
     parser = argparse.ArgumentParser(
@@ -69,58 +99,59 @@ def main(argv: list[str] | None = None) -> int:
     room.add_argument("folder", metavar="FOLDER")
     room.add_argument("--chart", metavar="PNG", default="class_results.png",
                       help="where to save the bar chart (default: class_results.png)")
-    args = parser.parse_args(argv)
+    return parser
 
-    try:
-        if args.command == "validate":
-            problems = validate(args.paths or None)
-            for problem in problems:
-                print(problem)
-            if problems:
-                print(f"{len(problems)} problem(s) found.", file=sys.stderr)
-                return 1
-            print("All quiz files are valid.")
-        elif args.command == "run":
-            from .terminal import run_quiz
 
-            run_quiz(load_quiz(args.quiz), seed=args.seed)
-        elif args.command == "export":
-            quizzes = _quizzes(args.paths)
-            if args.format == "qti" and args.output and args.output.endswith(".zip"):
-                from .export import write_qti_package
+def _run(args: argparse.Namespace) -> int:
+    """Carry out the command that ``args`` names; QuizError for anything refused."""
+    from .export import FORMATS
 
-                try:
-                    write_qti_package(quizzes, Path(args.output).expanduser())
-                except OSError as err:
-                    raise QuizError(f"Cannot write {args.output}: {err.strerror or err}.") from None
-            elif args.output:
-                _write(args.output, FORMATS[args.format](quizzes))
-            else:
-                sys.stdout.write(FORMATS[args.format](quizzes))
-        elif args.command == "progress":
-            from .progress import progress, progress_path, reset_progress
+    if args.command == "validate":
+        problems = validate(args.paths or None)
+        for problem in problems:
+            print(printable(str(problem), newlines=True))
+        if problems:
+            print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+            return 1
+        print("All quiz files are valid.")
+    elif args.command == "run":
+        from .terminal import run_quiz
 
-            if args.reset:
-                reset_progress()
-                print(f"Progress reset ({progress_path()}).")
-            else:
-                print(progress())
-                print(f"\nRecorded in {progress_path()}")
-        elif args.command == "answers":
-            from .progress import export_answers
+        run_quiz(load_quiz(args.quiz), seed=args.seed)
+    elif args.command == "export":
+        quizzes = _quizzes(args.paths)
+        if args.format == "qti" and args.output and args.output.endswith(".zip"):
+            from .export import write_qti_package
 
-            path = export_answers(args.output, name=args.name)
-            print(f"Your answers are in {path}; hand this file to your instructor.")
+            try:
+                write_qti_package(quizzes, Path(args.output).expanduser())
+            except OSError as err:
+                raise QuizError(f"Cannot write {args.output}: {err.strerror or err}.") from None
+        elif args.output:
+            _write(args.output, FORMATS[args.format](quizzes))
         else:
-            from .classroom import class_summary
+            sys.stdout.write(FORMATS[args.format](quizzes))
+    elif args.command == "progress":
+        from .progress import progress, progress_path, reset_progress
 
-            summary = class_summary(args.folder)
-            print(summary)
-            if summary.rows:
-                print(f"\nChart: {summary.plot(args.chart)}")
-    except QuizError as err:
-        print(err, file=sys.stderr)
-        return 1
+        if args.reset:
+            reset_progress()
+            print(f"Progress reset ({progress_path()}).")
+        else:
+            print(progress())
+            print(f"\nRecorded in {progress_path()}")
+    elif args.command == "answers":
+        from .progress import export_answers
+
+        path = export_answers(args.output, name=args.name)
+        print(f"Your answers are in {path}; hand this file to your instructor.")
+    else:
+        from .classroom import class_summary
+
+        summary = class_summary(args.folder)
+        print(summary)
+        if summary.rows:
+            print(f"\nChart: {printable(str(summary.plot(args.chart)))}")
     return 0
 
 

@@ -12,20 +12,33 @@ wrong number most often typed), as a table and as a bar chart. The wrong option 
 of a class picks is the misconception to discuss next.
 
 Files that are not answer files are skipped and named in the summary's ``skipped`` list,
-so one broken file never hides the rest of the class. Matplotlib is imported only to draw
-the chart, so the rest of the quiz engine stays light.
+so one broken file never hides the rest of the class; so is anything in the folder that is
+not a regular file (a pipe would make reading wait forever) and any quiz an answer file
+names by something other than a bank name (``../secret`` or ``/etc/x.yaml`` would make the
+summary read a file outside the bank). What learners wrote (their names, the numbers they
+typed) is shown, never obeyed: control characters appear as escapes (``\\x1b``) in the
+table, and the chart draws ``$`` as a dollar sign, not as the start of a formula.
+Matplotlib is imported only to draw the chart, so the rest of the quiz engine stays light.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bank import QuizError, load_quiz, option_letter
-from .progress import html_table, markdown_table, structure_problem
+from ..common.files import write_file
+from ..common.tables import html_table, markdown_table
+from .loader import is_bank_name, load_bank_quiz
+from .model import QuizError, option_letter
+from .progress import structure_problem
+from .safe_text import printable
+
+#: An answer file is small (at most 20 answers per question); a larger file is skipped.
+MAX_ANSWER_FILE_BYTES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -55,14 +68,17 @@ class ClassSummary:
     _HEADER = ("Quiz", "Question", "Answered", "First try correct", "Most chosen wrong answer")
 
     def _cells(self) -> list[tuple[str, ...]]:
-        return [(row.quiz, row.question_id, str(row.answered), f"{row.first_try_percent:.0f}%",
-                 "none" if row.top_wrong is None else f"{row.top_wrong} ({row.top_wrong_count}×)")
+        return [(printable(row.quiz), printable(row.question_id), str(row.answered),
+                 f"{row.first_try_percent:.0f}%",
+                 "none" if row.top_wrong is None else
+                 f"{printable(row.top_wrong)} ({row.top_wrong_count}×)")
                 for row in self.rows]
 
     def __str__(self) -> str:
-        lines = [f"{len(self.learners)} learner(s): {', '.join(self.learners) or 'none'}", "",
-                 markdown_table(self._HEADER, "llrrl", self._cells())]
-        lines += [f"Skipped {item}" for item in self.skipped]
+        names = ", ".join(printable(name) for name in self.learners) or "none"
+        lines = [f"{len(self.learners)} learner(s): {names}", "",
+                 markdown_table(self._HEADER, self._cells(), align="llrrl")]
+        lines += [f"Skipped {printable(item)}" for item in self.skipped]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -73,11 +89,14 @@ class ClassSummary:
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Save a horizontal bar chart (PNG) of first-try correct % per question, each bar
-        labelled with its most chosen wrong answer. Returns the path written."""
+        labelled with its most chosen wrong answer. Returns the path written.
+
+        Every text is drawn as it is (``parse_math=False``): a learner's ``$\\frac{$`` is
+        text, not a formula for matplotlib's mathtext to choke on."""
         from matplotlib.figure import Figure  # only here: the engine needs no matplotlib
 
         target = Path(path).expanduser()
-        labels = [f"{row.quiz} / {row.question_id}" for row in self.rows]
+        labels = [printable(f"{row.quiz} / {row.question_id}") for row in self.rows]
         height = max(2.5, 0.35 * len(self.rows) + 1.5)
         figure = Figure(figsize=(10, height), layout="constrained")
         axes = figure.add_subplot()
@@ -85,28 +104,39 @@ class ClassSummary:
         axes.barh(positions, [row.first_try_percent for row in self.rows], color="#4c72b0")
         for y, row in zip(positions, self.rows):
             note = f"{row.answered} answered" + (
-                f"; wrong pick: {row.top_wrong[:40]}" if row.top_wrong else "")
-            axes.text(1, y, note, va="center", fontsize=8, color="white" if
-                      row.first_try_percent > 50 else "black")
-        axes.set_yticks(list(positions), labels, fontsize=8)
+                f"; wrong pick: {printable(row.top_wrong[:40])}" if row.top_wrong else "")
+            axes.text(1, y, note, va="center", fontsize=8, parse_math=False,
+                      color="white" if row.first_try_percent > 50 else "black")
+        axes.set_yticks(list(positions), labels, fontsize=8, parse_math=False)
         axes.invert_yaxis()
         axes.set_xlim(0, 100)
         axes.set_xlabel("learners right on the first try (%)")
         axes.set_ylabel("quiz / question")
         axes.set_title(f"Quiz results of {len(self.learners)} learner(s)")
         try:
-            figure.savefig(target, dpi=100)
+            write_file(target, lambda scratch: figure.savefig(scratch, dpi=100, format="png"))
         except OSError as err:
             raise QuizError(f"Cannot write the chart {target}: {err.strerror or err}.") from None
         return target
 
 
 def read_answer_file(path: Path) -> tuple[str, dict]:
-    """The learner's name and recorded quizzes in one answer file; QuizError if it is not one."""
+    """The learner's name and recorded quizzes in one answer file; QuizError if it is not one
+    (or is not a regular file: a pipe is never opened, since reading it could wait forever)."""
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise QuizError(f"{path.name}: cannot be read ({err.strerror or err})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise QuizError(f"{path.name}: not a regular file (a folder, a pipe or a device)")
+    if info.st_size > MAX_ANSWER_FILE_BYTES:
+        raise QuizError(f"{path.name}: {info.st_size:,} bytes, too large for an answer file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise QuizError(f"{path.name}: not a readable JSON file ({err})") from None
+    except RecursionError:
+        raise QuizError(f"{path.name}: not an answer file (JSON nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != "lora_tutorial.answers":
         raise QuizError(f"{path.name}: not an answer file from "
                         "'python -m lora_tutorial.quiz answers'")
@@ -133,6 +163,10 @@ def class_summary(folder: str | os.PathLike) -> ClassSummary:
             skipped.append(str(err))
             continue
         learners.append(name)
+        for quiz_name in [q for q in quizzes if not is_bank_name(q)]:
+            skipped.append(f"{path.name}: quiz {quiz_name!r} (not the name of a quiz in the "
+                           "bank, so it is not looked up)")
+            del quizzes[quiz_name]
         for quiz_name, entry in quizzes.items():
             for qid, record in entry["questions"].items():
                 key = (quiz_name, qid)
@@ -152,7 +186,7 @@ def class_summary(folder: str | os.PathLike) -> ClassSummary:
     def questions(quiz: str) -> list:
         if quiz not in bank:
             try:
-                bank[quiz] = list(load_quiz(quiz).questions)
+                bank[quiz] = list(load_bank_quiz(quiz).questions)
             except QuizError:  # a quiz no longer in the bank: show what was recorded
                 bank[quiz] = []
         return bank[quiz]

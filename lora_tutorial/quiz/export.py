@@ -19,9 +19,12 @@
   :func:`write_qti_package` (``export --format qti -o quiz.zip``) writes that zip.
 
 The Markdown outputs escape raw HTML outside code (``<script>`` becomes ``&lt;script>``),
-as the static HTML copy does, so a handout shows what the bank says and runs nothing.
+as the static HTML copy does, and point links that are not http, https or mailto (a
+``javascript:`` link) at a fragment of the page, so a handout shows what the bank says and
+runs nothing. The QTI outputs are always well-formed XML: a character XML cannot hold is
+written as U+FFFD (``validate`` refuses such characters in the bank in the first place).
 
-Each ``to_*`` function takes a list of :class:`~lora_tutorial.quiz.bank.Quiz` and returns text.
+Each ``to_*`` function takes a list of :class:`~lora_tutorial.quiz.model.Quiz` and returns text.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .bank import Question, Quiz, exact_decimal, option_letter
+from ..common.files import write_file
+from .model import Question, Quiz, exact_decimal, option_letter
 from .render import answer_text, instructions, markdown_to_html
+from .safe_text import neutralise_links, xml_safe
 
 _GIFT_SPECIAL = "~=#{}:"
 # Fenced code blocks and inline code spans: raw HTML inside them is already shown as text.
@@ -41,10 +46,12 @@ _CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
 
 
 def escape_markdown_html(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` outside code, so Markdown viewers show raw HTML as text."""
+    """Escape ``&``, ``<`` and ``>`` outside code, so Markdown viewers show raw HTML as text,
+    and neutralise links that could run code (see :func:`.safe_text.neutralise_links`)."""
     parts = _CODE.split(text)
-    return "".join(part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;")
-                   .replace(">", "&gt;") for i, part in enumerate(parts))
+    return "".join(part if i % 2 else neutralise_links(
+        part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+        for i, part in enumerate(parts))
 
 
 def to_markdown(quizzes: Sequence[Quiz]) -> str:
@@ -225,7 +232,14 @@ def _qti_document(quizzes: Sequence[Quiz]) -> str:
     for quiz in quizzes:
         root.append(_qti_assessment(quiz))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return _xml_document(root) + "\n"
+
+
+def _xml_document(root: ET.Element) -> str:
+    """The XML text of ``root``, with every character XML cannot hold made U+FFFD (ElementTree
+    writes what it is given, so a control character would make the file unreadable)."""
+    declaration = '<?xml version="1.0" encoding="UTF-8"?>\n'
+    return xml_safe(declaration + ET.tostring(root, encoding="unicode"))
 
 
 def to_qti(quizzes: Sequence[Quiz]) -> str:
@@ -247,11 +261,14 @@ def write_qti_package(quizzes: Sequence[Quiz], path: Path) -> None:
                                  type="imsqti_xmlv1p2")
         ET.SubElement(resource, "file", href=name)
     ET.indent(manifest)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("imsmanifest.xml", '<?xml version="1.0" encoding="UTF-8"?>\n'
-                         + ET.tostring(manifest, encoding="unicode"))
-        for name, text in files.items():
-            archive.writestr(name, text)
+
+    def write(scratch: Path) -> None:
+        with zipfile.ZipFile(scratch, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("imsmanifest.xml", _xml_document(manifest))
+            for name, text in files.items():
+                archive.writestr(name, text)
+
+    write_file(path, write)
 
 
 #: The formats ``python -m lora_tutorial.quiz export --format ...`` understands.

@@ -15,9 +15,12 @@ tests and nbval kernels leave the real file alone.
 Two notebooks open at once are two processes writing the same file. Each update therefore
 reads, changes and writes the file while holding an exclusive lock on ``<file>.lock``
 (``fcntl.flock`` on Linux and macOS, ``msvcrt.locking`` on Windows), and writes
-atomically (a temporary file, then a rename), so no answer is lost and no reader sees
+atomically (:mod:`lora_tutorial.common.files`), so no answer is lost and no reader sees
 half a file. A file that is not valid JSON, or not the structure below, is moved aside
-(``progress.json.broken-<time>``) with a message, never silently overwritten.
+(``progress.json.broken-<time>``) with a message, never silently overwritten. What this
+version does not know is kept: a top-level field it does not use is written back as it
+was, and a file from a *newer* version (a higher ``version``) is read but never written.
+A path that is not a file (a folder, a pipe) is refused, and nothing there is touched.
 Recording is best effort: a quiz never fails because the file cannot be written; the
 caller gets a note to show instead.
 """
@@ -25,16 +28,18 @@ caller gets a note to show instead.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import os
-import tempfile
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-from .bank import QuizError, available_quizzes, bank_dir, load_quiz
+from ..common.files import write_text
+from ..common.tables import html_table, markdown_table
+from .loader import available_quizzes, bank_dir, load_bank_quiz
+from .model import QuizError
+from .safe_text import printable
 
 try:  # POSIX
     import fcntl
@@ -97,8 +102,12 @@ def structure_problem(quizzes: object) -> str | None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
-    """Hold an exclusive lock on ``<path>.lock`` (blocking until the other writer is done)."""
+def _locked(path: Path, doing: str):
+    """Hold an exclusive lock on ``<path>.lock`` (blocking until the other writer is done).
+
+    A ``path`` that is not a file is refused first (QuizError saying what could not be
+    ``doing``), so nothing is created beside it."""
+    _refuse_a_non_file(path, doing)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a+b") as handle:
         if fcntl is not None:
@@ -116,8 +125,33 @@ def _locked(path: Path):
                 msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 
+def _refuse_a_non_file(path: Path, doing: str) -> None:
+    """Raise QuizError if ``path`` exists but is not a regular file (a folder, a pipe):
+    it is not a progress file, so it is neither read, moved aside nor written."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # nothing there (yet), or a broken link: the writer will say
+        return
+    if stat.S_ISDIR(mode):
+        what, instead = "a folder", f", e.g. {path / 'progress.json'}"
+    elif not stat.S_ISREG(mode):
+        what, instead = "not a regular file", ""
+    else:
+        return
+    raise QuizError(f"Cannot {doing} {path}: it is {what}, not a progress file, and it was "
+                    f"left as it is. Set {PROGRESS_ENV} to the path of a file{instead}.")
+
+
+def _version(document: dict) -> int:
+    """The file's format version (1 when it has none)."""
+    return document.get("version", 1)
+
+
 def _load(path: Path) -> tuple[dict, str | None]:
-    """The recorded quizzes and a note (or None). A broken file is moved aside, with a note."""
+    """The whole document (``version``, ``quizzes`` and any field a newer version added)
+    and a note (or None). A broken file is moved aside, with a note; a file of a newer
+    version is never moved: it is read if it can be, else left alone, with a note."""
+    _refuse_a_non_file(path, "read the quiz progress in")
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):
@@ -127,16 +161,17 @@ def _load(path: Path) -> tuple[dict, str | None]:
     else:
         try:
             data = json.loads(text)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             reason = f"is not valid JSON ({err})"
         else:
-            if not isinstance(data, dict):
-                reason = "is not a JSON object"
-            else:
-                problem = structure_problem(data.get("quizzes", {}))
-                if problem is None:
-                    return data.get("quizzes", {}), None
-                reason = f"has an unexpected structure: {problem}"
+            reason = _document_problem(data)
+            if reason is None:
+                return data, None
+            if _newer(data):
+                return {}, (f"Quiz progress file {path} was written by a newer version of "
+                            f"lora_tutorial (format {data['version']}; this one reads "
+                            f"{VERSION}) and {reason}; it is left as it is. Upgrade "
+                            "lora_tutorial to record answers in it.")
     aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
     n = 1
     while aside.exists():
@@ -151,26 +186,57 @@ def _load(path: Path) -> tuple[dict, str | None]:
                 "record was started.")
 
 
+def _newer(data: object) -> bool:
+    """Does ``data`` say it is a progress file of a newer format than this version's?"""
+    version = data.get("version") if isinstance(data, dict) else None
+    return isinstance(version, int) and not isinstance(version, bool) and version > VERSION
+
+
+def _document_problem(data: object) -> str | None:
+    """Why ``data`` (a parsed file) is not a progress file, or None if it is one."""
+    if not isinstance(data, dict):
+        return "is not a JSON object"
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return "has an unexpected structure: 'version' is not a whole number from 1 up"
+    problem = structure_problem(data.get("quizzes", {}))
+    return None if problem is None else f"has an unexpected structure: {problem}"
+
+
+def _writable(document: dict, path: Path) -> dict:
+    """``document`` ready to write back as this version's format; QuizError (nothing
+    written) if it comes from a newer version, whose fields this version cannot keep right."""
+    if _version(document) > VERSION:
+        raise QuizError(f"Quiz progress file {path} was written by a newer version of "
+                        f"lora_tutorial (format {_version(document)}; this one writes "
+                        f"{VERSION}); it is left as it is. Upgrade lora_tutorial to record "
+                        "answers in it, or set "
+                        f"{PROGRESS_ENV} to another file.")
+    document.setdefault("quizzes", {})
+    return {**document, "version": VERSION}
+
+
 def load_progress() -> dict:
     """The recorded answers: ``{quiz: {"title": ..., "questions": {id: record}}}``.
 
     A missing file means no progress yet. A broken one is moved aside (with a warning);
-    reading then starts from an empty record.
+    reading then starts from an empty record. Raises :class:`QuizError` when the path is
+    not a file (a folder, say).
     """
     path = progress_path()
     if not path.exists():
         return {}
     try:
-        with _locked(path):
-            quizzes, note = _load(path)
+        with _locked(path, "read the quiz progress in"):
+            document, note = _load(path)
     except OSError as err:  # the folder cannot hold a lock file: read without one
-        quizzes, note = _load(path)
+        document, note = _load(path)
         note = note or f"Quiz progress {path} read without a lock: {err}"
     if note:
         import warnings
 
         warnings.warn(note, stacklevel=2)
-    return quizzes
+    return document.get("quizzes", {})
 
 
 def record_answer(quiz: str, title: str, question_id: str, correct: bool,
@@ -179,15 +245,17 @@ def record_answer(quiz: str, title: str, question_id: str, correct: bool,
 
     ``chosen`` is what the learner chose: the texts of the chosen options, or the number
     as typed. Returns None, or a note for the learner (the file was broken and moved
-    aside, or cannot be written), which the widget and the terminal show.
+    aside, cannot be written, is a folder, or comes from a newer version), which the
+    widget and the terminal show.
     """
     path = progress_path()
     try:
-        with _locked(path):
-            quizzes, note = _load(path)
+        with _locked(path, "record quiz progress in"):
+            document, note = _load(path)
             if note and path.exists():  # could not be moved aside: never overwrite it
                 return note
-            entry = quizzes.setdefault(quiz, {"title": title, "questions": {}})
+            document = _writable(document, path)
+            entry = document["quizzes"].setdefault(quiz, {"title": title, "questions": {}})
             entry["title"] = title
             record = entry["questions"].setdefault(
                 question_id, {"attempts": 0, "first_try_correct": correct, "correct": False}
@@ -198,7 +266,9 @@ def record_answer(quiz: str, title: str, question_id: str, correct: bool,
                 answers = record.setdefault("answers", [])
                 answers.append({"chosen": chosen, "correct": correct})
                 del answers[:-MAX_ANSWERS]
-            _write(path, {"version": VERSION, "quizzes": quizzes})
+            write_text(path, _json_text(document))
+    except QuizError as err:
+        return str(err)
     except OSError as err:
         return f"Could not record quiz progress in {path}: {err}"
     return note
@@ -212,12 +282,15 @@ def reset_progress(quiz: str | None = None) -> None:
     path = progress_path()
     try:
         if quiz is None:
+            _refuse_a_non_file(path, "reset the quiz progress in")
             path.unlink(missing_ok=True)
             return
-        with _locked(path):
-            quizzes, _ = _load(path)
-            if quizzes.pop(quiz, None) is not None:
-                _write(path, {"version": VERSION, "quizzes": quizzes})
+        with _locked(path, "reset the quiz progress in"):
+            document, _ = _load(path)
+            if quiz in document.get("quizzes", {}):
+                document = _writable(document, path)
+                del document["quizzes"][quiz]
+                write_text(path, _json_text(document))
     except OSError as err:
         raise QuizError(f"Cannot reset the quiz progress in {path}: {err.strerror or err}. "
                         f"Set {PROGRESS_ENV} to a file you can write.") from None
@@ -235,48 +308,26 @@ def export_answers(path: str | os.PathLike, name: str | None = None) -> Path:
             "learner": name if name is not None else target.stem,
             "quizzes": load_progress()}
     try:
-        _write(target, data)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text(target, _json_text(data))
     except OSError as err:
         raise QuizError(f"Cannot write {target}: {err.strerror or err}.") from None
     return target
 
 
-def _write(path: Path, data: dict) -> None:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp",
-                                         delete=False)
-    try:
-        with handle:
-            json.dump(data, handle, indent=1, sort_keys=True, ensure_ascii=False)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+def _json_text(data: dict) -> str:
+    """``data`` as the JSON text of a progress or answer file.
 
-
-def markdown_table(header: Sequence[str], align: str, rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table of text cells; ``align`` has one letter per column, ``l`` or ``r``.
-
-    A ``|`` inside a cell (a quiz title may hold one) is escaped as ``\\|``, so it stays
-    text instead of starting a new column.
+    Text is written as itself (``"é"``), except a lone surrogate, which a browser can send
+    as typed text but UTF-8 cannot hold: then every non-ASCII character is escaped
+    (``"\\u00e9"``), which reads back the same.
     """
-    if len(align) != len(header) or set(align) - {"l", "r"}:
-        raise ValueError(f"align needs one letter, 'l' or 'r', per column of {list(header)}; "
-                         f"got {align!r}")
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-              for cells in rows]
-    return "\n".join(lines)
-
-
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """The same table as HTML for Jupyter, every cell escaped (titles are text, not markup)."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-                   for cells in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, indent=1, sort_keys=True)
+    return text
 
 
 @dataclass(frozen=True)
@@ -299,11 +350,12 @@ class ProgressReport:
         self.rows = rows
 
     def _cells(self) -> list[tuple[str, str, str, str]]:
-        return [(f"{row.title} ({row.quiz})", "?" if row.questions is None else str(row.questions),
+        return [(printable(f"{row.title} ({row.quiz})"),
+                 "?" if row.questions is None else str(row.questions),
                  str(row.answered), str(row.first_try_correct)) for row in self.rows]
 
     def __str__(self) -> str:
-        return markdown_table(self._HEADER, "lrrr", self._cells())
+        return markdown_table(self._HEADER, self._cells(), align="lrrr")
 
     def __repr__(self) -> str:
         return str(self)
@@ -323,7 +375,7 @@ def progress() -> ProgressReport:
         entry = recorded.get(name, {})
         answers = entry.get("questions", {})
         try:
-            quiz = load_quiz(name)
+            quiz = load_bank_quiz(name)
             title, total = quiz.title, len(quiz.questions)
         except QuizError:  # answered from a file outside the bank, or a broken bank file
             title, total = entry.get("title", name), None

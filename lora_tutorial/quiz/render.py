@@ -14,7 +14,7 @@ import html
 
 import mistune
 
-from .bank import Question, Quiz, option_letter
+from .model import Question, Quiz, option_letter
 
 # Raw HTML in a question is shown as text: the bank is Markdown, and escaping keeps what
 # a learner sees identical in Jupyter, on GitHub and in the terminal.

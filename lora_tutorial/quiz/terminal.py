@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from .bank import NumberError, Question, Quiz, exact_decimal, option_letter, parse_number
+from .model import NumberError, Question, Quiz, exact_decimal, option_letter, parse_number
 from .progress import record_answer
 from .render import answer_text, format_number, instructions
 

@@ -18,7 +18,7 @@ holds a random model id, which nbval ignores; the static HTML and the plain-text
 depend only on the quiz file, so a notebook that shows a quiz re-runs to identical output.
 
 Options are labelled A, B, C, ... in the bank's one display order (see
-:func:`lora_tutorial.quiz.bank.display_order`), the same as in the static copy, the
+:func:`lora_tutorial.quiz.loader.display_order`), the same as in the static copy, the
 terminal, the handout and the answer key. A number that cannot be read (``1,5``, ``²``)
 gets a message saying how to type it, and is not counted as an attempt.
 
@@ -37,7 +37,8 @@ from typing import Sequence
 import ipywidgets as widgets
 
 from ..course.display import show_widget
-from .bank import NumberError, Question, Quiz, exact_decimal, load_quiz, option_letter, parse_number
+from .loader import load_quiz
+from .model import NumberError, Question, Quiz, exact_decimal, option_letter, parse_number
 from .progress import record_answer
 from .render import (
     answer_text,
@@ -248,7 +249,7 @@ def show(name_or_path: str | os.PathLike, ids: Sequence[str] | None = None) -> N
     """Display a quiz in the notebook.
 
     ``name_or_path`` is a bank name such as ``"02_low_rank"`` (the file
-    ``lora_tutorial/quizzes/02_low_rank.yaml``) or the path of any quiz file; ``ids`` keeps only those
+    ``quizzes/02_low_rank.yaml``) or the path of any quiz file; ``ids`` keeps only those
     questions, in that order. Returns nothing, so the quiz is displayed exactly once even
     as a cell's last line; build a :class:`QuizWidget` yourself to keep a handle on it.
     """

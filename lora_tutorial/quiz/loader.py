@@ -1,20 +1,21 @@
-"""Load, order and validate the question bank.
+"""Read the question bank: YAML files into the :mod:`.model`'s objects, in one display order.
 
-The bank is a folder of YAML files inside the package (``lora_tutorial/quizzes/``): one
-per notebook (``NN_topic.yaml``, any number of them) plus ``final.yaml`` (see
-``quizzes/README.md`` at the top of the repository for the schema). This module turns a
-file into plain, immutable Python objects (:class:`Quiz`, :class:`Question`,
-:class:`Option`) and checks it *before* a learner ever sees it: a quiz with two "correct"
-answers to a single-choice question, or an option without feedback, is a bug in the
-course, and the validator names the file, the question and the line so an instructor can
-fix it in seconds.
+The bank is a folder of YAML files, ``quizzes/`` at the top of the repository: one per
+notebook (``NN_topic.yaml``, any number of them) plus ``final.yaml`` (``quizzes/README.md``
+gives the schema). It ships inside every install as the data package
+``lora_tutorial.quizzes`` (see :func:`bank_dir`).
+
+:func:`load_quiz` turns a file into a :class:`~.model.Quiz` and refuses a file with
+errors (a single-choice question with two "correct" options, an option without
+feedback), naming the file, the line and the question, so an instructor fixes it in
+seconds. :func:`read_quiz` does the same but returns the problems, for :mod:`.lint`.
 
 **Display order.** Authors write options in any order (usually the right one first).
 :func:`display_order` derives one fixed order from the question's id with SHA-256, the
-same on every machine, Python version and run; :class:`Question` stores its options in
-that order. So the widget, the static HTML copy, the terminal, the handout, the answer
-key (its letters A, B, C, ...) and the GIFT and QTI exports all show the same order, and
-no position gives the answer away.
+same on every machine, Python version and run; :class:`~.model.Question` stores its
+options in that order. So the widget, the static HTML copy, the terminal, the handout,
+the answer key (its letters A, B, C, ...) and the GIFT and QTI exports all show the same
+order, and no position gives the answer away.
 
 Files are read with a :class:`yaml.SafeLoader` only: loading a quiz must never run code.
 """
@@ -23,40 +24,50 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 import re
-from collections import Counter
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Sequence, Union
 
 import yaml
+
+from .model import Option, Problem, Question, Quiz, QuizError
+from .safe_text import CONTROL, printable
 
 PathLike = Union[str, os.PathLike]
 
 #: Environment variable that points ``show("name")`` and the CLI at another bank folder.
 QUIZ_DIR_ENV = "LORA_TUTORIAL_QUIZ_DIR"
 
-#: The bank that ships inside the package (so a non-editable install finds it too).
-BANK_DIR = Path(__file__).resolve().parents[1] / "quizzes"
+_PACKAGE = Path(__file__).resolve().parents[1]
+#: Where the bank is in an installed package: the data package ``lora_tutorial.quizzes``,
+#: which pyproject.toml builds from the repository's ``quizzes/`` folder.
+INSTALLED_BANK = _PACKAGE / "quizzes"
+#: Where the bank is in a source checkout (a clone on ``PYTHONPATH``, or ``pip install -e .``,
+#: which imports the package from the checkout): ``quizzes/`` beside ``lora_tutorial/``.
+CHECKOUT_BANK = _PACKAGE.parent / "quizzes"
+
+
+def _shipped_bank() -> Path:
+    """The bank that comes with the package: :data:`CHECKOUT_BANK` when the package is
+    imported from a checkout of this project (its pyproject.toml beside the package),
+    else :data:`INSTALLED_BANK`."""
+    project = _PACKAGE.parent / "pyproject.toml"
+    try:
+        in_checkout = 'name = "lora-tutorial"' in project.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        in_checkout = False
+    return CHECKOUT_BANK if in_checkout else INSTALLED_BANK
+
+
+#: The bank that comes with the package (see :func:`_shipped_bank`), found once at import.
+BANK_DIR = _shipped_bank()
 
 QUESTION_TYPES = ("single", "multiple", "numeric")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: Radio-button and checkbox labels are one line high in Jupyter, so option texts stay short.
 MAX_OPTION_LENGTH = 120
-
-# The lint's limits (see :func:`lint`).
-#: No display position may hold more than this share of the single-answer correct options.
-MAX_POSITION_SHARE = 0.35
-#: At most this share of single-answer questions may have a strictly longest correct option.
-MAX_LONGEST_SHARE = 0.25
-#: A correct option this many times longer than every wrong one gives the answer away.
-GIVEAWAY_RATIO = 1.5
-#: Balance and length shares are judged only over at least this many single-answer questions.
-MIN_QUESTIONS_FOR_SHARES = 20
-#: Two questions whose word sets overlap this much (Jaccard) are near-duplicates.
-NEAR_DUPLICATE_OVERLAP = 0.65
 
 _COMMON_FIELDS = ("id", "type", "question", "hint", "explanation")
 _OPTIONAL_FIELDS = ("transfer",)
@@ -66,104 +77,6 @@ _TYPE_FIELDS = {
     "numeric": ("answer", "tolerance"),
 }
 _OPTION_FIELDS = ("text", "correct", "feedback")
-
-
-class QuizError(ValueError):
-    """A quiz file could not be found, read or validated.
-
-    ``problems`` holds one :class:`Problem` per thing that is wrong, so a caller can
-    report all of them at once instead of stopping at the first.
-    """
-
-    def __init__(self, message: str, problems: Sequence["Problem"] = ()):
-        super().__init__(message)
-        self.problems = list(problems)
-
-
-class NumberError(ValueError):
-    """A learner's answer is not a number; the message says how to write one."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the bank: which file and line, which question (if any), and what."""
-
-    path: str
-    message: str
-    question_id: str | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        if self.question_id is None:
-            return f"{where}: {self.message}"
-        return f"{where}: question '{self.question_id}': {self.message}"
-
-
-@dataclass(frozen=True)
-class Option:
-    """One answer option. ``feedback`` says *why* choosing it is right or wrong."""
-
-    text: str
-    correct: bool
-    feedback: str
-
-
-@dataclass(frozen=True)
-class Question:
-    """One question. Choice questions have ``options`` (in display order, see
-    :func:`display_order`); numeric ones ``answer`` ± ``tolerance``.
-
-    ``transfer`` marks a question that asks to apply an idea to something new (a new
-    shape, scenario or decision) rather than to recall a sentence. ``line`` is where the
-    question starts in its file.
-    """
-
-    id: str
-    type: str
-    question: str
-    hint: str
-    explanation: str
-    options: tuple[Option, ...] = ()
-    answer: float | None = None
-    tolerance: float | None = None
-    transfer: bool = False
-    line: int | None = None
-
-    @property
-    def correct_indices(self) -> frozenset[int]:
-        """Positions (0-based, display order) of the correct options."""
-        return frozenset(i for i, option in enumerate(self.options) if option.correct)
-
-    def check(self, response: Union[Iterable[int], float, Decimal]) -> bool:
-        """Is ``response`` right?
-
-        For choice questions ``response`` is the collection of chosen option indices
-        (display order; one index for ``single``); it is right when it is exactly the set
-        of correct options. For numeric questions it is a number, right when it lies
-        within ``tolerance`` of ``answer``, bounds included, computed in decimal so that
-        0.39 ± 0.01 accepts 0.38 and 0.40 exactly as written.
-        """
-        if self.type == "numeric":
-            distance = abs(exact_decimal(response) - exact_decimal(self.answer))
-            return distance <= exact_decimal(self.tolerance)
-        return frozenset(response) == self.correct_indices
-
-
-@dataclass(frozen=True)
-class Quiz:
-    """The questions of one file. ``name`` is the file's stem, e.g. ``"02_low_rank"``."""
-
-    name: str
-    title: str
-    path: Path
-    questions: tuple[Question, ...]
-
-
-def option_letter(index: int) -> str:
-    """The label of the option at display position ``index``: 0 -> ``"A"``, 1 -> ``"B"``."""
-    return chr(ord("A") + index)
-
 
 def display_order(question_id: str, correct: Sequence[bool],
                   multiple: bool = False) -> tuple[int, ...]:
@@ -189,56 +102,13 @@ def display_order(question_id: str, correct: Sequence[bool],
     raise RuntimeError("unreachable: itertools.count() never ends")  # pragma: no cover
 
 
-def parse_number(text: str) -> Decimal:
-    """Read a learner's number exactly, as a :class:`~decimal.Decimal`.
-
-    Accepted: ``8192``, ``8,192``, ``8 192``, ``8_192`` (separators between groups of
-    three digits), ``0.39``, ``3.7e7``, and a Unicode minus (``−5``). Raises
-    :class:`NumberError` with a message that says what to type instead, e.g. for
-    ``"1,5"``: a comma separates thousands, so a decimal is written with a dot.
-    """
-    cleaned = text.strip().replace("\u2212", "-")
-    for space in ("\u00a0", "\u202f", "\u2009"):
-        cleaned = cleaned.replace(space, " ")
-    match = _NUMBER.fullmatch(cleaned)
-    if match is None:
-        if re.fullmatch(r"[+-]?\d+,\d{1,2}", cleaned, re.ASCII):
-            raise NumberError(f"{text.strip()!r}: a comma separates thousands (8,192); write a "
-                              f"decimal with a dot ({cleaned.replace(',', '.')}).")
-        raise NumberError(f"{text.strip()[:40]!r} is not a number; type e.g. 8192, 8,192, "
-                          "0.39 or 3.7e7.")
-    try:
-        value = Decimal(re.sub(r"[, _]", "", cleaned))
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
-        raise NumberError(f"{text.strip()!r} is not a number.") from None
-    if not value.is_finite():  # pragma: no cover - the pattern admits no inf or nan
-        raise NumberError(f"{text.strip()!r} is not a finite number.")
-    return value
-
-
-# Digits are ASCII only (re.ASCII): "²" or "٣" are not digits of a number here. Thousands
-# separators (one kind per number) sit between groups of exactly three digits.
-_NUMBER = re.compile(
-    r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d{1,3}(?:_\d{3})+)"
-    r"(?:\.\d+)?(?:[eE][+-]?\d{1,4})?|[+-]?\.\d+(?:[eE][+-]?\d{1,4})?",
-    re.ASCII,
-)
-
-
-def exact_decimal(value: Union[float, int, Decimal]) -> Decimal:
-    """A number as the decimal its author wrote: 0.39 (a float) becomes Decimal('0.39')."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    return Decimal(repr(float(value)))
-
-
 def bank_dir() -> Path:
     """The folder holding the bank.
 
-    ``$LORA_TUTORIAL_QUIZ_DIR`` wins if set; otherwise it is :data:`BANK_DIR`, the
-    ``quizzes`` folder inside the installed ``lora_tutorial`` package.
+    ``$LORA_TUTORIAL_QUIZ_DIR`` wins if set; otherwise it is :data:`BANK_DIR`, the bank
+    that came with the package: ``lora_tutorial/quizzes/`` inside an installed package (a
+    wheel, ``pip install .``), ``quizzes/`` at the top of a checkout (``pip install -e .``,
+    or the repository on ``PYTHONPATH``).
     """
     override = os.environ.get(QUIZ_DIR_ENV)
     if override:
@@ -280,6 +150,25 @@ def resolve(name_or_path: PathLike) -> Path:
     raise QuizError(f"No quiz named {str(name_or_path)!r} in {folder}. Available quizzes: {names}")
 
 
+def is_bank_name(name: object) -> bool:
+    """Is ``name`` the name of a quiz in a bank (``02_low_rank``), not a path?
+
+    Names that come from outside (a learner's answer file) must pass this before they are
+    looked up, so ``/etc/passwd`` or ``../../secret`` never makes the engine read a file
+    outside the bank.
+    """
+    return isinstance(name, str) and bool(ID_PATTERN.match(name)) and ".." not in name \
+        and not name.endswith((".yaml", ".yml"))
+
+
+def load_bank_quiz(name: str) -> Quiz:
+    """The quiz called ``name`` in the bank, and only there (see :func:`is_bank_name`)."""
+    if not is_bank_name(name):
+        raise QuizError(f"{printable(str(name))!r} is not the name of a quiz in the bank "
+                        "(letters, digits, '-', '_' or '.', e.g. 02_low_rank).")
+    return load_quiz(name)
+
+
 def load_quiz(name_or_path: PathLike, ids: Sequence[str] | None = None) -> Quiz:
     """Read and validate one quiz file; keep only ``ids`` (in that order) if given.
 
@@ -288,7 +177,7 @@ def load_quiz(name_or_path: PathLike, ids: Sequence[str] | None = None) -> Quiz:
     from loading; ``validate`` reports them.)
     """
     path = resolve(name_or_path)
-    quiz, problems = _read(path)
+    quiz, problems = read_quiz(path)
     if problems:
         raise QuizError("\n".join(str(p) for p in problems), problems)
     if ids is None:
@@ -299,126 +188,6 @@ def load_quiz(name_or_path: PathLike, ids: Sequence[str] | None = None) -> Quiz:
         raise QuizError(f"{path}: no question with id {', '.join(map(repr, unknown))}; "
                         f"ids in this quiz: {', '.join(by_id)}")
     return Quiz(quiz.name, quiz.title, quiz.path, tuple(by_id[i] for i in ids))
-
-
-def validate(paths: Iterable[PathLike] | None = None) -> list[Problem]:
-    """Check quiz files and return every problem found (an empty list means all is well).
-
-    ``paths`` may name files, folders (every ``*.yaml`` inside) or bank names; by default
-    the whole bank is checked. Errors (what stops a quiz from loading) come first, then
-    the :func:`lint` over every quiz that loaded. Ids must be unique across all files
-    checked together.
-    """
-    files, problems = _expand(paths)
-    quizzes = []
-    first_seen: dict[str, Path] = {}
-    for path in files:
-        quiz, file_problems = _read(path)
-        problems.extend(file_problems)
-        if quiz is None:
-            continue
-        if not file_problems:
-            quizzes.append(quiz)
-        for question in quiz.questions:
-            first = first_seen.setdefault(question.id, path)
-            if first != path:
-                message = f"duplicate id '{question.id}' (also used in {first})"
-                problems.append(Problem(str(path), message, question.id, question.line))
-    return problems + lint(quizzes)
-
-
-def lint(quizzes: Sequence[Quiz]) -> list[Problem]:
-    """Style findings that let a learner pass without understanding, over these quizzes.
-
-    * **Length give-away**: a single-answer question whose correct option is at least
-      :data:`GIVEAWAY_RATIO` times as long as every wrong one; a multiple-answer question
-      whose correct options are all longer than all its (two or more) wrong ones; and,
-      over at least :data:`MIN_QUESTIONS_FOR_SHARES` single-answer questions, more than
-      :data:`MAX_LONGEST_SHARE` of them with a strictly longest correct option.
-    * **Position balance** (same minimum): no display position may hold more than
-      :data:`MAX_POSITION_SHARE` of the single-answer correct options.
-    * **Near-duplicates**: two questions whose words (question and right answer) overlap by
-      :data:`NEAR_DUPLICATE_OVERLAP` or more (Jaccard), or two numeric questions with the
-      same answer whose questions overlap by half of that.
-    """
-    problems: list[Problem] = []
-    located = [(quiz, q) for quiz in quizzes for q in quiz.questions]
-    singles = [(quiz, q) for quiz, q in located if q.type == "single"]
-    longest = []
-    for quiz, question in located:
-        if question.type == "numeric":
-            continue
-        right = [len(o.text) for o in question.options if o.correct]
-        wrong = [len(o.text) for o in question.options if not o.correct]
-        if question.type == "single" and right[0] > max(wrong):
-            longest.append(question.id)
-            if right[0] >= GIVEAWAY_RATIO * max(wrong):
-                problems.append(Problem(
-                    str(quiz.path), f"length give-away: the correct option has {right[0]} "
-                    f"characters, every wrong one at most {max(wrong)}; make the right one "
-                    "shorter or the wrong ones as specific", question.id, question.line))
-        if question.type == "multiple" and len(wrong) >= 2 and min(right) > max(wrong):
-            problems.append(Problem(
-                str(quiz.path), "length give-away: every correct option is longer than every "
-                "wrong one", question.id, question.line))
-    where = ", ".join(sorted({str(quiz.path.parent) for quiz in quizzes}))
-    if len(singles) >= MIN_QUESTIONS_FOR_SHARES:
-        share = len(longest) / len(singles)
-        if share > MAX_LONGEST_SHARE:
-            problems.append(Problem(where, f"length give-away: the correct option is strictly "
-                                    f"the longest in {len(longest)} of {len(singles)} single-"
-                                    f"answer questions ({share:.0%}, at most "
-                                    f"{MAX_LONGEST_SHARE:.0%}): {', '.join(longest)}"))
-        positions = Counter(min(q.correct_indices) for _, q in singles)
-        for position, count in sorted(positions.items()):
-            if count / len(singles) > MAX_POSITION_SHARE:
-                ids = ", ".join(q.id for _, q in singles if min(q.correct_indices) == position)
-                problems.append(Problem(where, f"position balance: {count} of {len(singles)} "
-                                        f"single-answer correct options ({count / len(singles):.0%}"
-                                        f", at most {MAX_POSITION_SHARE:.0%}) are shown at "
-                                        f"{option_letter(position)}; move the correct option to "
-                                        f"another place in the file for a few of: {ids}"))
-    words = [(quiz, q, _words(q)) for quiz, q in located]
-    for (quiz_a, a, words_a), (quiz_b, b, words_b) in itertools.combinations(words, 2):
-        overlap = len(words_a & words_b) / max(1, len(words_a | words_b))
-        same_number = (a.type == b.type == "numeric" and a.answer == b.answer
-                       and overlap >= NEAR_DUPLICATE_OVERLAP / 2)
-        if overlap >= NEAR_DUPLICATE_OVERLAP or same_number:
-            problems.append(Problem(str(quiz_b.path), f"near-duplicate of question '{a.id}' "
-                                    f"({quiz_a.path.name}): {overlap:.0%} of their words are "
-                                    "shared; ask something the other does not", b.id, b.line))
-    return problems
-
-
-def _words(question: Question) -> set[str]:
-    """The lower-case words of a question and its right answer, for near-duplicate checks."""
-    right = " ".join(o.text for o in question.options if o.correct)
-    return set(re.findall(r"[\w·×.,%]+", f"{question.question} {right}".lower()))
-
-
-def _expand(paths: Iterable[PathLike] | None) -> tuple[list[Path], list[Problem]]:
-    """Files to check, each once, and a problem for every path that names nothing."""
-    files: list[Path] = []
-    problems: list[Problem] = []
-    for item in [bank_dir()] if paths is None else paths:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found = sorted(path.glob("*.yaml"))
-            if not found:
-                problems.append(Problem(str(path), "no *.yaml quiz files in this folder"))
-            files.extend(found)
-            continue
-        try:
-            files.append(resolve(item))
-        except QuizError as err:
-            problems.append(Problem(str(item), str(err)))
-    seen: set[Path] = set()
-    unique = []
-    for path in files:
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
-            unique.append(path)
-    return unique, problems
 
 
 # --- reading YAML with line numbers and duplicate keys ------------------------------------
@@ -473,6 +242,8 @@ def _describe(value: object) -> str:
     """How YAML read a value, for messages: ``the boolean false``, ``the number 8192``."""
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
+    if isinstance(value, int) and abs(value) >= 10**18:
+        return "a number too large for a quiz"
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if value is None:
@@ -482,9 +253,12 @@ def _describe(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _read(path: Path) -> tuple[Quiz | None, list[Problem]]:
+def read_quiz(path: Path) -> tuple[Quiz | None, list[Problem]]:
     """Parse one file into a :class:`Quiz`, collecting problems instead of raising."""
     where = str(path)
+    if path.exists() and not path.is_file():
+        return None, [Problem(where, "not a regular file (a folder, a pipe or a device); "
+                                     "a quiz is a .yaml file")]
     try:
         data = _load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -494,6 +268,11 @@ def _read(path: Path) -> tuple[Quiz | None, list[Problem]]:
         return None, [Problem(where, f"YAML syntax error: {problem}", line=line)]
     except (OSError, UnicodeDecodeError) as err:
         return None, [Problem(where, f"cannot read file: {err}")]
+    except ValueError as err:  # a value YAML recognised but Python cannot hold: 2020-02-30
+        return None, [Problem(where, f"a value cannot be read: {err}")]
+    except RecursionError:
+        return None, [Problem(where, "YAML nested too deeply to read; a quiz file is a mapping "
+                                     "of questions, a few levels deep")]
 
     if not isinstance(data, dict):
         return None, [Problem(where, "the file must be a mapping with 'title' and 'questions'")]
@@ -505,6 +284,9 @@ def _read(path: Path) -> tuple[Quiz | None, list[Problem]]:
         how = f", not {_describe(title)}" if "title" in data and not isinstance(title, str) else ""
         problems.append(Problem(where, f"missing field 'title' (a non-empty string{how})",
                                 line=_line(data, "title")))
+    else:
+        _check_text(title, "field 'title'", lambda message: problems.append(
+            Problem(where, message, line=_line(data, "title"))))
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
         problems.append(Problem(where, "missing field 'questions' (a non-empty list)",
@@ -601,10 +383,15 @@ def _parse_question(raw: object, number: int, where: str) -> tuple[Question | No
 
 
 def _check_text(value: object, what: str, report) -> bool:
-    """Report a value that is not non-empty text, saying how YAML read it; True if fine."""
+    """Report a value that is not non-empty text, saying how YAML read it, or that holds a
+    control character (a terminal would obey it, an XML export cannot hold it); True if fine."""
     if isinstance(value, str) and value.strip():
-        return True
-    if isinstance(value, str) or value is None:
+        control = CONTROL.search(value)
+        if control is None:
+            return True
+        report(f"{what} holds the control character {printable(control.group())}, which a "
+               "terminal would obey and a QTI (XML) export cannot hold; delete it")
+    elif isinstance(value, str) or value is None:
         report(f"{what} must be non-empty text")
     else:
         report(f"{what} must be text, but YAML read it as {_describe(value)}; "
@@ -668,8 +455,15 @@ def _number(raw: dict, key: str, report) -> float | None:
     if key not in raw:
         return None
     value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
-            or value in (float("inf"), float("-inf")):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
         report(f"field '{key}' must be a number, not {_describe(value)}", key)
         return None
     return value
+
+
+def _finite(value: int | float) -> bool:
+    """True for a number that a float can hold (8192, 0.39), False for nan, inf, 10**400."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
