@@ -31,11 +31,15 @@ import torch
 from .multi import LoRAFactors
 
 COMBINATIONS = ("cat", "linear", "svd", "ties", "ties_svd", "dare_linear", "dare_linear_svd")
-"""The combination types :func:`combine_adapters` knows (PEFT's names)."""
+"""The combination types :func:`combine_adapters` knows (PEFT's names). Introduced in
+notebook 10, §2."""
 
 
 def magnitude_prune(tensor: torch.Tensor, density: float) -> torch.Tensor:
-    """Keep the ``int(density·numel)`` entries of largest magnitude, zero the rest (TIES' trim)."""
+    """Keep the ``int(density·numel)`` entries of largest magnitude, zero the rest (TIES' trim).
+
+    Introduced in notebook 10, §2.
+    """
     if density >= 1:
         return tensor
     keep = torch.zeros(tensor.numel(), dtype=tensor.dtype, device=tensor.device)
@@ -49,6 +53,8 @@ def random_prune(tensor: torch.Tensor, density: float,
 
     The mask comes from ``generator``, or, when it is None, from PyTorch's global random
     stream exactly as PEFT draws it (so the same ``torch.manual_seed`` gives PEFT's masks).
+
+    Introduced in notebook 10, §2.
     """
     if density >= 1:
         return tensor
@@ -63,6 +69,8 @@ def ties_merge(tensors: Sequence[torch.Tensor], weights: torch.Tensor, density: 
     ``pruned=True`` skips the trim (for tensors already pruned, as in DARE-TIES). The sign
     of each entry is the sign of the sum of the (trimmed, unweighted) task tensors; an entry
     whose task disagrees with it is dropped, and the rest are averaged over how many agree.
+
+    Introduced in notebook 10, §2.
     """
     stacked = torch.stack([t if pruned else magnitude_prune(t, density) for t in tensors])
     elected = torch.where(stacked.sum(dim=0) >= 0, 1, -1)

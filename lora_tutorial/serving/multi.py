@@ -27,7 +27,7 @@ from torch import nn
 from ..core.inject import _replace_module, lora_layers
 
 METHODS = ("swap", "loop", "gathered", "segmented")
-"""The four ways :func:`serve_batch` knows."""
+"""The four ways :func:`serve_batch` knows. Introduced in notebook 10, §1."""
 
 LoRAFactors = tuple[torch.Tensor, torch.Tensor, float]
 """One adapter on one layer: ``(A, B, scaling)`` with A r×k, B d×r; ΔW = scaling·B·A."""
@@ -67,7 +67,10 @@ def segmented_lora(x: torch.Tensor, lora_A: torch.Tensor, lora_B: torch.Tensor,
 
 
 def segments_of(sorted_ids: torch.Tensor) -> list[tuple[int, int, int]]:
-    """``(adapter, start, stop)`` for every run of equal ids in an already sorted id tensor."""
+    """``(adapter, start, stop)`` for every run of equal ids in an already sorted id tensor.
+
+    Introduced in notebook 10, §1.
+    """
     adapters, counts = torch.unique_consecutive(sorted_ids, return_counts=True)
     stops = counts.cumsum(0).tolist()
     starts = [0] + stops[:-1]
@@ -140,7 +143,10 @@ class MultiLoRALinear(nn.Module):
 
 
 def bank_layers(model: nn.Module) -> Iterator[tuple[str, MultiLoRALinear]]:
-    """``(name, layer)`` for every :class:`MultiLoRALinear` in ``model``."""
+    """``(name, layer)`` for every :class:`MultiLoRALinear` in ``model``.
+
+    Introduced in notebook 10, §1.
+    """
     for name, module in model.named_modules():
         if isinstance(module, MultiLoRALinear):
             yield name, module
@@ -262,7 +268,10 @@ def serve_batch(model: nn.Module, inputs: torch.Tensor, adapter_ids: torch.Tenso
 
 
 def bank_bytes(model: nn.Module) -> int:
-    """Bytes of every adapter's A and B in the model's bank (the scalings excluded)."""
+    """Bytes of every adapter's A and B in the model's bank (the scalings excluded).
+
+    Introduced in notebook 10, §1.
+    """
     return sum(layer.lora_A.numel() * layer.lora_A.element_size()
                + layer.lora_B.numel() * layer.lora_B.element_size()
                for _, layer in bank_layers(model))
