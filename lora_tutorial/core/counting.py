@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..common.tables import markdown_table
+
 # Adam and AdamW keep two running averages per trainable weight: the first moment (a
 # momentum) and the second moment (a per-weight scale). SGD with momentum keeps one.
 OPTIMIZER_STATES_PER_PARAM = {"adam": 2, "adamw": 2, "sgd_momentum": 1, "sgd": 0}
@@ -125,9 +127,3 @@ def format_bytes(n: float) -> str:
         step += 1
     return f"{n:.0f} B" if step == 0 else f"{n:.2f} {units[step]}"
 
-
-def markdown_table(headers: list[str], rows: list[tuple]) -> str:
-    """A plain Markdown table; display it with ``IPython.display.Markdown``."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
