@@ -63,15 +63,19 @@ def _is_linear(module: nn.Module) -> bool:
     return LoRALinear.accepts(module) or LoRAConv1D.accepts(module)
 
 
-def _never_called(modules: dict[str, nn.Module], name: str) -> bool:
-    """Whether the parent of ``name`` reads its weight directly instead of calling it.
+# PyTorch modules that read a child's weight directly instead of calling the child, so a LoRA
+# layer in the child's place is skipped or fails: nn.MultiheadAttention hands out_proj.weight
+# to F.multi_head_attention_forward; nn.TransformerEncoderLayer hands linear1.weight and
+# linear2.weight to its fast inference path (eval mode).
+WEIGHT_READERS = {nn.MultiheadAttention: ("out_proj",),
+                  nn.TransformerEncoderLayer: ("linear1", "linear2")}
 
-    ``nn.MultiheadAttention`` is the one such parent in PyTorch: its forward hands
-    ``out_proj.weight`` and ``out_proj.bias`` to ``F.multi_head_attention_forward``, so a LoRA
-    layer put there would never run (and has no ``.weight`` to hand over).
-    """
+
+def _read_directly(modules: dict[str, nn.Module], name: str) -> bool:
+    """Whether the parent of ``name`` reads its weight instead of calling it (see above)."""
     parent, _, child = name.rpartition(".")
-    return child == "out_proj" and isinstance(modules.get(parent), nn.MultiheadAttention)
+    return any(isinstance(modules.get(parent), kind) and child in children
+               for kind, children in WEIGHT_READERS.items())
 
 
 def _matches(name: str, target_modules: str | list[str]) -> bool:
@@ -105,7 +109,7 @@ def _describe_adaptable(model: nn.Module, limit: int = 40) -> str:
     inside = _names_inside_lora_layers(model)
     modules = dict(model.named_modules())
     found = [(name, type(module).__name__) for name, module in modules.items()
-             if name not in inside and not _never_called(modules, name)
+             if name not in inside and not _read_directly(modules, name)
              and (_lora_class_for(module) or isinstance(module, LoRALayer))]
     if not found:
         return ("The model has no nn.Linear, Conv1D or nn.Embedding module that LoRA could "
@@ -202,16 +206,19 @@ def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> li
                          f"target_modules={target_modules!r} also matched: "
                          f"{', '.join(wrong_type)}. Make the names more specific. "
                          + _describe_adaptable(model))
-    never_called = [n for n in matched if _never_called(modules, n)]
-    if never_called:
+    read_directly = [f"{n} (in a {type(modules[n.rpartition('.')[0]]).__name__})"
+                     for n in matched if _read_directly(modules, n)]
+    if read_directly:
         raise ValueError(
-            f"{never_called} {'is' if len(never_called) == 1 else 'are'} the output projection "
-            "of an nn.MultiheadAttention, which never calls it: its forward reads "
-            "out_proj.weight and out_proj.bias directly (F.multi_head_attention_forward), so "
-            "a LoRA layer there would never run, and the first forward would fail. Target "
-            "layers the model calls instead, e.g. a TransformerEncoderLayer's feed-forward "
-            "'linear1' and 'linear2', or use a model with separate q_proj/k_proj/v_proj/o_proj "
-            "nn.Linear layers. " + _describe_adaptable(model))
+            f"LoRA cannot adapt {', '.join(read_directly)}: the module around it reads its "
+            "weight directly instead of calling it (nn.MultiheadAttention always reads "
+            "out_proj.weight; nn.TransformerEncoderLayer reads linear1.weight and "
+            "linear2.weight on its fast path in eval mode), so a LoRA layer there would be "
+            "skipped or fail at the first forward. Target nn.Linear layers that the model's "
+            "forward calls instead, e.g. a block written with q_proj, k_proj, v_proj, o_proj, "
+            "fc1 and fc2 as the course's models are; or use PEFT, which can adapt a whole "
+            "nn.MultiheadAttention (target_modules=['self_attn']). "
+            + _describe_adaptable(model))
     return matched
 
 
@@ -284,8 +291,8 @@ def build_lora_layers(model: nn.Module,
             except (RuntimeError, MemoryError) as err:
                 kind = MemoryError if isinstance(err, MemoryError) else RuntimeError
                 raise kind(f"Could not build the LoRA layer for {name} with r="
-                           f"{layer_settings.r}: {err} The model was left unchanged; a "
-                           "smaller r needs less memory.") from err
+                           f"{layer_settings.r}; the model was left unchanged, and a smaller "
+                           f"r needs less memory. {type(err).__name__}: {err}") from err
     finally:
         for param, requires_grad in flags:
             param.requires_grad_(requires_grad)

@@ -64,8 +64,8 @@ class LoRAEmbedding(LoRALayer):
 
     Dropout is not applied on this path, as in PEFT: the input is token ids, not features.
 
-    Introduced in notebook 04, §3, with the other layer types of a Hugging Face model (no
-    notebook trains one: the course adapts linear layers).
+    Introduced in notebook 04, §3. That section meets the layer types of a Hugging Face
+    model; no notebook trains an adapted embedding (the course adapts linear layers).
     """
 
     wraps = "an nn.Embedding (one that keeps nn.Embedding's forward)"
