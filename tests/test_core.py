@@ -63,7 +63,7 @@ def test_every_public_object_says_where_the_course_introduces_it(name):
     number, section = places[0]
     notebooks = sorted(SOLUTIONS.glob(f"{number}_*.ipynb"))
     assert len(notebooks) == 1, f"{name}: there is no notebook {number}"
-    assert int(section) in sections(notebooks[0]), f"{name}: {notebooks[0].name} has no §{section}"
+    assert int(section) in sections(notebooks[0]), f"{name}: no §{section} in {notebooks[0].name}"
 
 
 def test_one_style_only():

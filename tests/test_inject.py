@@ -362,7 +362,8 @@ def test_a_multihead_attention_out_proj_really_breaks_the_forward():
     from lora_tutorial.core.settings import LoRASettings
 
     model = encoder_layer()
-    install_lora_layers(model, build_lora_layers(model, {"self_attn.out_proj": LoRASettings(2, 4)}))
+    layers = build_lora_layers(model, {"self_attn.out_proj": LoRASettings(2, 4)})
+    install_lora_layers(model, layers)
     with pytest.raises(AttributeError, match="weight"):
         model(torch.randn(2, 3, 8))
 

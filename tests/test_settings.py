@@ -35,7 +35,8 @@ def test_every_field_is_checked_when_the_settings_are_made(fields, message):
 def test_values_become_plain_python_numbers_and_cannot_change():
     settings = LoRASettings(np.int64(4), np.float32(2.0), np.float64(0.25))
     assert (type(settings.r), type(settings.alpha), type(settings.dropout)) == (int, float, float)
-    assert LoRASettings(4, np.int32(8)).alpha == 8 and type(LoRASettings(4, np.int32(8)).alpha) is int
+    integer_alpha = LoRASettings(4, np.int32(8)).alpha
+    assert integer_alpha == 8 and type(integer_alpha) is int
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.r = 8
 

@@ -186,10 +186,10 @@ def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> li
     modules = dict(model.named_modules())
     inside = _names_inside_lora_layers(model)
     # The pieces inside an existing LoRA layer are never targets of their own.
-    matched_inside = ([] if isinstance(target_modules, str) and target_modules.lower() == ALL_LINEAR
-                      else [n for n in inside if _matches(n, target_modules)])
+    all_linear = isinstance(target_modules, str) and target_modules.lower() == ALL_LINEAR
+    matched_inside = [] if all_linear else [n for n in inside if _matches(n, target_modules)]
     if not matched and not matched_inside:
-        if isinstance(target_modules, str) and target_modules.lower() == ALL_LINEAR:
+        if all_linear:
             raise ValueError("target_modules='all-linear' found no nn.Linear or Conv1D layer "
                              "(other than the output layer). " + _describe_adaptable(model))
         raise ValueError(f"target_modules={target_modules!r} matched no module. "
