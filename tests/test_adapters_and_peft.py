@@ -9,11 +9,12 @@ from pathlib import Path
 import peft
 import pytest
 import torch
+from refusal import unchanged
 from safetensors.torch import load_file, save_file
 from toy_models import assert_same_weights, randomize_lora_b, toy_input, toy_model, weights_snapshot
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from lora_tutorial import (count_parameters, inject_lora, load_adapter, lora_layers,
+from lora_tutorial import (count_parameters, inject_lora, load_adapter, lora_layers, read_adapter,
                            mark_only_lora_as_trainable, merge_and_unload, save_adapter)
 
 TARGETS = ["q_proj", "v_proj", "fc1"]
@@ -522,3 +523,114 @@ def test_a_changed_table_shared_with_another_module_is_refused(tmp_path):
     with pytest.raises(ValueError, match="shared with"):
         load_adapter(model, tmp_path)
     assert_same_weights(model, snapshot)
+
+
+# Faults: every refusal names what was wrong and leaves the model and the files as they were.
+
+@pytest.mark.parametrize("changes, message", [
+    ({"r": 8}, r"ranks disagree.*blocks\.0\.attn\.q_proj \(file r=8, layer r=4\)"),
+    ({"rank_pattern": {"fc1": 2}}, r"ranks disagree.*blocks\.0\.fc1 \(file r=2, layer r=4\)"),
+    ({"target_modules": ["q_proj"]}, r"selects \['blocks\.0\.attn\.q_proj', 'blocks\.1\.attn"
+                                     r"\.q_proj'\] in this model, but the model's LoRA layers"),
+])
+def test_a_file_that_disagrees_with_the_model_s_lora_layers_is_refused(tmp_path, changes,
+                                                                          message):
+    save_adapter(ours(), tmp_path)
+    edit_config(tmp_path, **changes)
+    model = ours(alpha=2)
+    with unchanged(model, tmp_path), pytest.raises(ValueError, match=message) as err:
+        load_adapter(model, tmp_path)
+    assert str(tmp_path / "adapter_config.json") in str(err.value)
+    fresh = toy_model()                                  # refused there too: the shapes
+    with unchanged(fresh), pytest.raises(ValueError, match="does not fit|Shape mismatch"):
+        load_adapter(fresh, tmp_path)
+
+
+def test_swapping_takes_the_file_s_alpha_and_rslora(tmp_path):
+    donor, x = ours(alpha=2, use_rslora=True), toy_input()
+    randomize_lora_b(donor)
+    save_adapter(donor, tmp_path)
+    model = ours(alpha=8)
+    load_adapter(model, tmp_path)
+    assert all(layer.scaling == 2 / 4 ** 0.5 for _, layer in lora_layers(model))
+    assert torch.allclose(model(x), donor(x))
+
+
+@pytest.mark.parametrize("adapted", [False, True])
+def test_loading_into_a_model_on_the_meta_device_is_refused(tmp_path, adapted):
+    save_adapter(ours(), tmp_path)
+    with torch.device("meta"):
+        model = toy_model()
+    if adapted:
+        inject_lora(model, TARGETS, r=4, alpha=8)
+    with unchanged(model, tmp_path), pytest.raises(RuntimeError, match="meta device.*would be "
+                                                                       "dropped"):
+        load_adapter(model, tmp_path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_adapter_tensors_are_refused_naming_file_and_tensor(tmp_path, value):
+    save_adapter(ours(), tmp_path)
+    tensors = load_file(tmp_path / "adapter_model.safetensors")
+    tensors["base_model.model.blocks.1.fc1.lora_B.weight"][3, 1] = value
+    save_file(tensors, tmp_path / "adapter_model.safetensors")
+    pattern = r"adapter_model\.safetensors holds non-finite.*blocks\.1\.fc1\.lora_B\.weight"
+    for model in (toy_model(), ours()):
+        with unchanged(model, tmp_path), pytest.raises(ValueError, match=pattern):
+            load_adapter(model, tmp_path)
+    with unchanged(tmp_path), pytest.raises(ValueError, match=pattern):
+        read_adapter(tmp_path)
+
+
+def test_a_changed_table_over_memory_another_parameter_uses_is_refused(tmp_path):
+    """Tied through two Parameters over one storage, not one shared Parameter."""
+    def untied_in_name_only():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 10, bias=False))
+        model[1].weight = torch.nn.Parameter(model[0].weight.data)
+        return model
+
+    _embedding_adapter(tmp_path, 1.0)
+    model = untied_in_name_only()
+    with unchanged(model, tmp_path), pytest.raises(ValueError, match=r"shared with \['1'\]"):
+        load_adapter(model, tmp_path)
+
+
+@pytest.mark.parametrize("where", ["the path", "a parent"])
+def test_saving_onto_a_file_is_refused_clearly_and_writes_nothing(tmp_path, where):
+    (tmp_path / "taken").write_text("not a folder")
+    target = tmp_path / "taken" if where == "the path" else tmp_path / "taken" / "adapter"
+    model = ours()
+    with unchanged(model, tmp_path), pytest.raises(NotADirectoryError,
+                                                   match=r"taken is a file, not a folder"):
+        save_adapter(model, target)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2]),
+     r"adapter_model\.safetensors is not a readable safetensors file"),
+    (lambda path: path.write_bytes(b""), r"adapter_model\.safetensors is not a readable"),
+    (lambda path: path.write_bytes(b"PK\x03\x04 a zip, say a torch.save file"),
+     r"adapter_model\.safetensors is not a readable"),
+    (lambda path: (path.parent / "adapter_config.json").write_bytes(b"\xff\xfe\x00binary"),
+     r"adapter_config\.json is not a text file"),
+    (lambda path: (path.parent / "adapter_config.json").write_text("null"),
+     r"adapter_config\.json: the config must be a JSON object, got a NoneType"),
+    (lambda path: (path.parent / "adapter_config.json").unlink(),
+     r"has no adapter_config\.json"),
+])
+def test_every_unreadable_adapter_names_its_file(tmp_path, damage, message):
+    save_adapter(ours(), tmp_path / "adapter")
+    damage(tmp_path / "adapter" / "adapter_model.safetensors")
+    for model in (toy_model(), ours()):
+        with unchanged(model, tmp_path), pytest.raises((ValueError, FileNotFoundError),
+                                                       match=message):
+            load_adapter(model, tmp_path / "adapter")
+
+
+def test_loading_from_a_file_instead_of_a_folder_says_so(tmp_path):
+    save_adapter(ours(), tmp_path)
+    model = toy_model()
+    with unchanged(model, tmp_path), pytest.raises(NotADirectoryError,
+                                                   match="is a file, not an adapter folder"):
+        load_adapter(model, tmp_path / "adapter_config.json")

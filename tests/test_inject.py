@@ -8,6 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from refusal import unchanged
 from toy_models import (assert_same_weights, randomize_lora_b, toy_input, toy_model,
                         weights_snapshot)
 from torch import nn
@@ -310,3 +311,115 @@ def test_embeddings_and_conv1d_are_trainable_lora_parameters():
                          "transformer.h.0.mlp.c_fc.lora_A.weight",
                          "transformer.h.0.mlp.c_fc.lora_B.weight"}
     assert {n for n, _ in lora_parameters(model)} == trainable
+
+
+# Faults: a refused call leaves the model exactly as it was.
+
+def test_a_rank_too_large_to_allocate_is_refused_and_nothing_changes():
+    model = toy_model()
+    with unchanged(model), pytest.raises(RuntimeError, match=r"Could not build the LoRA layer "
+                                         r"for blocks\.0\.attn\.q_proj.*left unchanged"):
+        inject_lora(model, ["q_proj"], r=2**50)          # petabytes: the allocator refuses
+
+
+def test_a_failure_at_the_second_layer_leaves_the_first_as_it_was(monkeypatch):
+    model = toy_model()
+    real_init, built = LoRALinear.__init__, []
+
+    def allocation_fails_the_second_time(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)                 # this froze the wrapped layer
+        built.append(self)
+        if len(built) == 2:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(LoRALinear, "__init__", allocation_fails_the_second_time)
+    with unchanged(model), pytest.raises(RuntimeError, match=r"blocks\.0\.attn\.v_proj.*"
+                                                             r"can't allocate"):
+        inject_lora(model, ["q_proj", "v_proj"], r=2)
+    assert len(built) == 2
+
+
+def encoder_layer():
+    torch.manual_seed(0)
+    return nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, batch_first=True)
+
+
+@pytest.mark.parametrize("targets, named", [
+    (["out_proj"], r"self_attn\.out_proj \(in a MultiheadAttention\)"),
+    (["linear1"], r"linear1 \(in a TransformerEncoderLayer\)"),
+    ("all-linear", r"self_attn\.out_proj .*linear1 .*linear2 "),
+])
+def test_layers_whose_weight_the_parent_reads_directly_are_refused(targets, named):
+    model = encoder_layer()
+    with unchanged(model), pytest.raises(ValueError, match=named) as err:
+        inject_lora(model, targets, r=2)
+    assert "reads its weight directly" in str(err.value) and "q_proj" in str(err.value)
+
+
+def test_a_multihead_attention_out_proj_really_breaks_the_forward():
+    """Why the refusal above: wrapped anyway, MultiheadAttention fails at the first forward."""
+    from lora_tutorial.core.inject import build_lora_layers, install_lora_layers
+    from lora_tutorial.core.settings import LoRASettings
+
+    model = encoder_layer()
+    layers = build_lora_layers(model, {"self_attn.out_proj": LoRASettings(2, 4)})
+    install_lora_layers(model, layers)
+    with pytest.raises(AttributeError, match="weight"):
+        model(torch.randn(2, 3, 8))
+
+
+def test_nested_disable_blocks_restore_the_state_each_found():
+    model, x = toy_model(), toy_input()
+    base = model(x)
+    inject_lora(model, ["q_proj", "v_proj"], r=2)
+    randomize_lora_b(model)
+    adapted = model(x)
+    with disable_lora(model):
+        with disable_lora(model):
+            assert torch.equal(model(x), base)
+        assert torch.equal(model(x), base)               # still off inside the outer block
+    assert torch.equal(model(x), adapted)
+    model.blocks[0].attn.q_proj.disabled = True          # switched off by hand, before
+    with disable_lora(model):
+        pass
+    assert model.blocks[0].attn.q_proj.disabled and not model.blocks[0].attn.v_proj.disabled
+
+
+def weight_normed_model(parametrize):
+    model = toy_model()
+    model.blocks[0].attn.q_proj = parametrize(model.blocks[0].attn.q_proj)
+    return model
+
+
+@pytest.mark.parametrize("parametrize", [nn.utils.parametrizations.weight_norm,
+                                         nn.utils.parametrizations.spectral_norm])
+def test_merging_into_a_computed_weight_is_refused(parametrize):
+    model, x = weight_normed_model(parametrize).eval(), toy_input()
+    inject_lora(model, ["q_proj", "v_proj"], r=2)
+    randomize_lora_b(model)
+    adapted = model(x)
+    for merge in (merge_lora, merge_and_unload, lambda m: m.blocks[0].attn.q_proj.merge()):
+        with unchanged(model), pytest.raises(RuntimeError, match=r"not a stored parameter.*"
+                                                                 r"parametrization"):
+            merge(model)
+    assert torch.allclose(model(x), adapted)             # unmerged, LoRA works as before
+
+
+@pytest.mark.parametrize("adapt", [["0"], ["1"]])
+def test_parameters_over_one_storage_count_as_tied(adapt):
+    """Two distinct Parameters over one memory (head.weight = nn.Parameter(emb.weight.data))
+    are tied as surely as one shared Parameter: merging into one would change the other."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 10, bias=False))
+    model[1].weight = nn.Parameter(model[0].weight.data)
+    other = "1" if adapt == ["0"] else "0"
+    with pytest.warns(UserWarning, match=rf"shared with \['{other}'\] \(weight tying\)"):
+        inject_lora(model, adapt, r=2)
+    randomize_lora_b(model)
+    with torch.no_grad():                               # the embedding's B starts random anyway
+        for name, param in model.named_parameters():
+            if "lora_embedding_A" in name:
+                param.normal_()
+    for merge in (merge_lora, merge_and_unload):
+        with unchanged(model), pytest.raises(RuntimeError, match="shared with"):
+            merge(model)

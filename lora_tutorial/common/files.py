@@ -39,7 +39,8 @@ def write_files(directory: str | Path, files: dict[str, Writer]) -> None:
             if len(files) > 1 and (target.exists() or target.is_symlink()):
                 backups[name] = _scratch_path(directory, name, ".old")
                 os.replace(target, backups[name])
-            os.replace(temporary.pop(name), target)
+            os.replace(temporary[name], target)
+            del temporary[name]             # only once moved: else `finally` removes it
             moved.append(name)
     except BaseException:
         for name in moved:

@@ -20,11 +20,9 @@ and a setting this package cannot honour exactly is refused, never ignored.
 
 import collections
 import json
-import os
 import re
-import tempfile
 import warnings
-from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -32,11 +30,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .dora import DoRALinear
-from .inject import (build_lora_layers, find_target_modules, install_lora_layers,
-                     lora_layers, lora_parameters)
-from .layers import check_lora_settings
-from .layers_hf import LoRAConv1D, LoRAEmbedding
+from ..common.files import write_files
+from .inject import (build_lora_layers, find_target_modules, install_lora_layers, lora_layers,
+                     lora_parameters, select_modules, shared_weights)
+from .layers import LoRALayer, LoRALinear
+from .layers_hf import LoRAEmbedding
+from .settings import LoRASettings
 
 WEIGHTS_NAME = "adapter_model.safetensors"
 CONFIG_NAME = "adapter_config.json"
@@ -52,7 +51,10 @@ HONOURED_FIELDS = {"r", "lora_alpha", "lora_dropout", "use_rslora", "target_modu
 
 
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Only the LoRA tensors, keyed by PEFT's checkpoint names."""
+    """Only the LoRA tensors, keyed by PEFT's checkpoint names.
+
+    Introduced in notebook 06, §5.
+    """
     return {PEFT_PREFIX + name: param for name, param in lora_parameters(model)}
 
 
@@ -81,18 +83,19 @@ def adapter_config(model: nn.Module, base_model_name_or_path: str | None = None)
 
     The most common rank and alpha become ``r`` and ``lora_alpha``; layers that differ are
     listed in PEFT's ``rank_pattern``/``alpha_pattern`` by their full (escaped) names.
+
+    Introduced in notebook 06, §6.
     """
     layers = dict(lora_layers(model))
     if not layers:
         raise ValueError("The model has no LoRA layers to save; call inject_lora first.")
-    dora = _shared_setting(layers, "layer type (LoRA or DoRA)",
-                           lambda layer: isinstance(layer, DoRALinear))
-    r = _most_common([layer.r for layer in layers.values()])
-    alpha = _most_common([layer.alpha for layer in layers.values()])
+    settings = {name: layer.settings for name, layer in layers.items()}
+    dora = _shared_setting(settings, "layer type (LoRA or DoRA)", lambda s: s.use_dora)
+    r = _most_common([s.r for s in settings.values()])
+    alpha = _most_common([s.alpha for s in settings.values()])
     patterns = {
-        "rank_pattern": {re.escape(n): layer.r for n, layer in layers.items() if layer.r != r},
-        "alpha_pattern": {re.escape(n): layer.alpha for n, layer in layers.items()
-                          if layer.alpha != alpha},
+        "rank_pattern": {re.escape(n): s.r for n, s in settings.items() if s.r != r},
+        "alpha_pattern": {re.escape(n): s.alpha for n, s in settings.items() if s.alpha != alpha},
     }
     return {
         "peft_type": "LORA",
@@ -102,13 +105,13 @@ def adapter_config(model: nn.Module, base_model_name_or_path: str | None = None)
         "lora_alpha": alpha,
         # Written only when some layer differs; PEFT reads a missing pattern as empty.
         **{key: pattern for key, pattern in patterns.items() if pattern},
-        "lora_dropout": _shared_setting(layers, "dropout",
-                                        lambda layer: getattr(layer.lora_dropout, "p", 0.0)),
-        "use_rslora": _shared_setting(layers, "use_rslora", lambda layer: layer.use_rslora),
+        "lora_dropout": _shared_setting(settings, "dropout", lambda s: s.dropout),
+        "use_rslora": _shared_setting(settings, "use_rslora", lambda s: s.use_rslora),
         "target_modules": _target_modules_for_config(model, list(layers)),
         "bias": "none",
         # PEFT sets this per layer type anyway (True for Conv1D, False for nn.Linear).
-        "fan_in_fan_out": any(isinstance(layer, LoRAConv1D) for layer in layers.values()),
+        "fan_in_fan_out": any(isinstance(layer, LoRALinear) and layer.fan_in_fan_out
+                              for layer in layers.values()),
         "init_lora_weights": True,
         "inference_mode": True,
         "modules_to_save": None,
@@ -117,50 +120,17 @@ def adapter_config(model: nn.Module, base_model_name_or_path: str | None = None)
     }
 
 
-def _write_atomically(directory: Path, files: dict[str, Callable[[Path], object]]) -> None:
-    """Write each file to a temporary file in ``directory``, then move them all into place.
-
-    ``os.replace`` swaps a name in one step, and it replaces a symlink itself, never the
-    file it points to. If writing fails, the old files are untouched; if a later move fails,
-    the ones already moved are put back, so the folder holds the old adapter or the new one.
-    """
-    temporary, backups, moved = {}, {}, []
-    try:
-        for name, write in files.items():
-            handle, path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-            os.close(handle)
-            temporary[name] = Path(path)
-            write(temporary[name])
-        for name in files:
-            target = directory / name
-            if target.exists() or target.is_symlink():
-                handle, path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".old")
-                os.close(handle)
-                os.replace(target, path)
-                backups[name] = Path(path)
-            os.replace(temporary[name], target)
-            del temporary[name]
-            moved.append(name)
-    except BaseException:
-        for name in moved:
-            (directory / name).unlink()
-        for name, backup in backups.items():
-            os.replace(backup, directory / name)
-        backups = {}
-        raise
-    finally:
-        for path in list(temporary.values()) + list(backups.values()):
-            path.unlink(missing_ok=True)
-
-
 def save_adapter(model: nn.Module, directory: str | Path,
                  base_model_name_or_path: str | None = None) -> Path:
     """Write the model's adapter to ``directory`` (created if needed); return the path.
 
-    Both files are written to temporary files first and then moved into place, so an error
-    leaves the previous adapter (or none), never half of each; only a crash of the machine
-    between the two final renames, microseconds apart, could. A config or weights file that
-    is a symlink is replaced by a regular file; the file it pointed to is not touched.
+    Both files are written to temporary files first and then moved into place
+    (:func:`~lora_tutorial.common.files.write_files`), so an error leaves the previous
+    adapter (or none), never half of each; only a crash of the machine between the two
+    final renames, microseconds apart, could. A config or weights file that is a symlink is
+    replaced by a regular file; the file it pointed to is not touched.
+
+    Introduced in notebook 06, §5.
     """
     config = adapter_config(model, base_model_name_or_path)
     lora = {id(param) for _, param in lora_parameters(model)}
@@ -174,12 +144,49 @@ def save_adapter(model: nn.Module, directory: str | Path,
                       "intended.", stacklevel=2)
     tensors = {key: t.detach().contiguous().cpu() for key, t in lora_state_dict(model).items()}
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_atomically(directory, {
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        file = next(p for p in (directory, *directory.parents) if p.exists() and not p.is_dir())
+        raise NotADirectoryError(
+            f"Cannot save the adapter to {directory}: {file} is a file, not a folder. An "
+            f"adapter is a folder holding {CONFIG_NAME} and {WEIGHTS_NAME}; pass the path of "
+            "a folder (it is created if needed). Nothing was written.") from err
+    write_files(directory, {
         WEIGHTS_NAME: lambda path: save_file(tensors, path, metadata={"format": "pt"}),
         CONFIG_NAME: lambda path: path.write_text(json.dumps(config, indent=2) + "\n"),
     })
     return directory
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """What an ``adapter_config.json`` asks for, checked: which modules, and their settings.
+
+    ``settings`` holds ``r``, ``lora_alpha``, ``lora_dropout``, ``use_rslora`` and
+    ``use_dora``; PEFT's ``rank_pattern``/``alpha_pattern`` give some modules another rank or
+    alpha, which :meth:`for_module` applies.
+
+    Introduced in notebook 06, §7.
+    """
+
+    settings: LoRASettings
+    target_modules: str | list[str]
+    rank_pattern: dict
+    alpha_pattern: dict
+
+    def for_module(self, name: str) -> LoRASettings:
+        """The settings of the module ``name``. PEFT's rule: the first pattern that matches
+        the end of the name (at a dot) wins."""
+        return replace(self.settings, r=_from_pattern(self.rank_pattern, name, self.settings.r),
+                       alpha=_from_pattern(self.alpha_pattern, name, self.settings.alpha))
+
+
+def _from_pattern(pattern: dict, name: str, default: object) -> object:
+    for key, value in pattern.items():
+        if re.match(rf"(.*\.)?({key})$", name):
+            return value
+    return default
 
 
 def _is_off(value: object) -> bool:
@@ -200,11 +207,21 @@ def _pattern(config: dict, field: str, check) -> dict:
     return value
 
 
-def check_adapter_config(config: object) -> dict:
+def _json_flag(config: dict, field: str) -> bool:
+    """A PEFT flag that is JSON's ``true`` or ``false`` (absent means false)."""
+    value = config.get(field, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{field} must be true or false, got {value!r}.")
+    return value
+
+
+def check_adapter_config(config: object) -> AdapterSettings:
     """Check every field of an adapter config; return the settings this package uses.
 
     Raises ``ValueError`` naming the first field that is missing, has a wrong type or value,
     or asks for something this package cannot do exactly (e.g. bias tensors).
+
+    Introduced in notebook 06, §7.
     """
     if not isinstance(config, dict):
         raise ValueError(f"the config must be a JSON object, got a {type(config).__name__}.")
@@ -213,71 +230,71 @@ def check_adapter_config(config: object) -> dict:
     missing = [key for key in ("r", "lora_alpha", "target_modules") if key not in config]
     if missing:
         raise ValueError(f"required fields are missing: {missing}.")
-    r, alpha, dropout, use_rslora = check_lora_settings(
-        config["r"], config["lora_alpha"], config.get("lora_dropout", 0.0),
-        config.get("use_rslora", False))
+    _json_flag(config, "fan_in_fan_out")            # honoured by the layer type (Conv1D)
+    settings = LoRASettings(config["r"], config["lora_alpha"], config.get("lora_dropout", 0.0),
+                            config.get("use_rslora", False), _json_flag(config, "use_dora"))
     target_modules = config["target_modules"]
     if not (isinstance(target_modules, str) or (
             isinstance(target_modules, list) and target_modules
             and all(isinstance(t, str) for t in target_modules))):
         raise ValueError(f"target_modules must be a non-empty list of names or a regex "
                          f"string, got {target_modules!r}.")
-    if not isinstance(config.get("fan_in_fan_out", False), bool):
-        raise ValueError(f"fan_in_fan_out must be true or false, got "
-                         f"{config['fan_in_fan_out']!r}.")
-    use_dora = config.get("use_dora", False)
-    if not isinstance(use_dora, bool):
-        raise ValueError(f"use_dora must be true or false, got {use_dora!r}.")
     if config.get("bias", "none") != "none":
         raise ValueError(f"bias={config['bias']!r} adapters also train and save biases; only "
                          "bias='none' is supported here.")
-    rank_pattern = _pattern(config, "rank_pattern",
-                            lambda v: check_lora_settings(v, alpha, dropout, use_rslora))
-    alpha_pattern = _pattern(config, "alpha_pattern",
-                             lambda v: check_lora_settings(r, v, dropout, use_rslora))
+    rank_pattern = _pattern(config, "rank_pattern", lambda v: replace(settings, r=v))
+    alpha_pattern = _pattern(config, "alpha_pattern", lambda v: replace(settings, alpha=v))
     not_supported = [f"{key}={value!r}" for key, value in config.items()
                      if key not in INFORMATIONAL_FIELDS | HONOURED_FIELDS and not _is_off(value)]
     if not_supported:
         raise ValueError(f"it uses settings this package does not implement: "
                          f"{', '.join(not_supported)}. Load it with PEFT instead.")
-    return {"r": r, "alpha": alpha, "dropout": dropout, "use_rslora": use_rslora,
-            "target_modules": target_modules, "rank_pattern": rank_pattern,
-            "alpha_pattern": alpha_pattern, "use_dora": use_dora}
+    return AdapterSettings(settings, target_modules, rank_pattern, alpha_pattern)
 
 
-def _from_pattern(pattern: dict, name: str, default: object) -> object:
-    """PEFT's rule: the first pattern that matches the end of the name (at a dot) wins."""
-    for key, value in pattern.items():
-        if re.match(rf"(.*\.)?({key})$", name):
-            return value
-    return default
+def _read(directory: Path) -> tuple[dict, AdapterSettings, dict[str, torch.Tensor]]:
+    """The config as written, its checked settings, and the tensors (all finite)."""
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is a file, not an adapter folder; an adapter "
+                                 f"folder holds {CONFIG_NAME} and {WEIGHTS_NAME}.")
+    for needed in (CONFIG_NAME, WEIGHTS_NAME):
+        if not (directory / needed).is_file():
+            raise FileNotFoundError(f"{directory} has no {needed}; an adapter directory needs "
+                                    f"{CONFIG_NAME} and {WEIGHTS_NAME}.")
+    config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        adapter = check_adapter_config(config)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config_path} is not valid JSON: {err}.") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{config_path} is not a text file (not UTF-8): {err}.") from err
+    except ValueError as err:
+        raise ValueError(f"{config_path}: {err}") from err
+    try:
+        tensors = load_file(weights_path)
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{weights_path} is not a readable safetensors file (truncated, or "
+                         f"another format): {err}.") from err
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(f"{weights_path} holds non-finite values (inf or NaN) in {key}: "
+                             "loaded, it would turn the model's outputs into inf/NaN. "
+                             "Re-export the adapter from a model without them.")
+    # PEFT drops the adapter name ("default") from keys when it saves, as we do.
+    return config, adapter, tensors
 
 
 def read_adapter(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """Read and check an adapter's config and tensors without touching any model.
 
     Returns the config as written and the tensors. Any problem is a ``ValueError`` (or
-    ``FileNotFoundError``) that names the file.
+    ``FileNotFoundError``) that names the file: a config that is not JSON or not an object
+    or has a wrong field, a weights file that is not safetensors, a tensor with inf or NaN.
+
+    Introduced in notebook 06, §7.
     """
-    directory = Path(directory)
-    for needed in (CONFIG_NAME, WEIGHTS_NAME):
-        if not (directory / needed).is_file():
-            raise FileNotFoundError(f"{directory} has no {needed}; an adapter directory needs "
-                                    f"{CONFIG_NAME} and {WEIGHTS_NAME}.")
-    config_path = directory / CONFIG_NAME
-    try:
-        config = json.loads(config_path.read_text())
-        check_adapter_config(config)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{config_path} is not valid JSON: {err}.") from err
-    except ValueError as err:
-        raise ValueError(f"{config_path}: {err}") from err
-    try:
-        tensors = load_file(directory / WEIGHTS_NAME)
-    except (SafetensorError, OSError) as err:
-        raise ValueError(f"{directory / WEIGHTS_NAME} is not a readable safetensors "
-                         f"file: {err}.") from err
-    # PEFT drops the adapter name ("default") from keys when it saves, as we do.
+    config, _, tensors = _read(Path(directory))
     return config, tensors
 
 
@@ -312,12 +329,36 @@ def _expected_tensors(layers: dict) -> tuple[dict, dict]:
     return expected, optional
 
 
-def _other_users(model: nn.Module, name: str, weight: torch.Tensor) -> list[str]:
-    """Modules other than the adapted layer ``name`` (and its base) that hold ``weight``."""
-    prefix = f"{name}." if name else ""
-    own = {name, f"{prefix}base_layer"}
-    return sorted({param_name.rpartition(".")[0] for param_name, param
-                   in model.named_parameters(remove_duplicate=False) if param is weight} - own)
+def _check_kinds(adapter: AdapterSettings, dora: list[bool]) -> None:
+    """The layers to load into (``dora``: which are, or can be built as, DoRA) must all be of
+    the kind the file describes (LoRA or DoRA)."""
+    if set(dora) != {adapter.settings.use_dora}:
+        kind = "a DoRA" if adapter.settings.use_dora else "a plain LoRA"
+        raise ValueError(f"it describes {kind} adapter, but the layers it would load into are "
+                         "not all of that kind (DoRA is built here for nn.Linear only); load it "
+                         "into a fresh base model, or with PEFT.")
+
+
+def _check_same_layers(model: nn.Module, layers: dict[str, LoRALayer],
+                       adapter: AdapterSettings) -> None:
+    """The file's target_modules and ranks must describe the model's LoRA layers exactly.
+
+    Its alpha, rsLoRA and dropout are the file's to set (that is swapping adapters), but the
+    modules and the ranks are the layers' shapes: a file that disagrees was made for
+    other layers, and loading it anyway would scale by the layers' r, not by its own.
+    """
+    selected = select_modules(model, adapter.target_modules)
+    if set(selected) != set(layers):
+        raise ValueError(f"its target_modules={adapter.target_modules!r} selects "
+                         f"{sorted(selected)} in this model, but the model's LoRA layers are "
+                         f"{sorted(layers)}. Load it into a fresh base model, or call "
+                         "merge_and_unload(model) first.")
+    ranks = [f"{name} (file r={adapter.for_module(name).r}, layer r={layer.r})"
+             for name, layer in layers.items() if adapter.for_module(name).r != layer.r]
+    if ranks:
+        raise ValueError(f"its ranks disagree with the model's LoRA layers: {', '.join(ranks)}. "
+                         "The scaling alpha/r must use the file's r; load it into a fresh "
+                         "base model, or call merge_and_unload(model) first.")
 
 
 def _tables_to_replace(model: nn.Module, layers: dict, tensors: dict,
@@ -325,9 +366,10 @@ def _tables_to_replace(model: nn.Module, layers: dict, tensors: dict,
     """The embedding tables in the adapter that differ from the model's, by layer name.
 
     Loading such a table replaces ``W0`` itself, which LoRA otherwise never touches. A table
-    that other modules share (a language model's ``lm_head`` tied to its token embeddings)
-    is refused: replacing it would change those modules too. A table equal to the model's
-    changes nothing, so it is neither loaded nor refused.
+    that other modules share (a language model's ``lm_head`` tied to its token embeddings,
+    or any Parameter over the same memory) is refused: replacing it would change those
+    modules too. A table equal to the model's changes nothing, so it is neither loaded nor
+    refused.
     """
     tables = {}
     for name, layer in layers.items():
@@ -337,7 +379,7 @@ def _tables_to_replace(model: nn.Module, layers: dict, tensors: dict,
         weight = layer.base_layer.weight
         if torch.equal(tensors[key].to(weight.device, weight.dtype), weight):
             continue
-        others = sorted(set(layer.weight_shared_with) | set(_other_users(model, name, weight)))
+        others = list(shared_weights(model, [name]).get(name, ()))
         if others:
             raise ValueError(f"{directory / WEIGHTS_NAME} holds a changed embedding table for "
                              f"{name} ({key}), but that table is shared with {others} (weight "
@@ -352,64 +394,58 @@ def load_adapter(model: nn.Module, directory: str | Path) -> list[str]:
     """Load an adapter saved by :func:`save_adapter` or by PEFT's ``save_pretrained``.
 
     If the model has no LoRA layers yet, they are injected as the config says (with PEFT's
-    ``rank_pattern``/``alpha_pattern`` for layers that differ). If it has, their LoRA tensors
-    and their alpha, rsLoRA and dropout settings are overwritten: this is how one swaps task
-    adapters on one base model. The config, every key and every shape are checked first, so
-    a problem raises an error that names the file or tensor and leaves the model unchanged
-    (even which parameters train).
+    ``rank_pattern``/``alpha_pattern`` for layers that differ), in inject_lora's steps: find
+    the targets, build their layers, and (after every check) install them. If it has, the
+    file must describe exactly those layers (same modules, same ranks, LoRA or DoRA); their
+    LoRA tensors and their alpha, rsLoRA and dropout settings are then overwritten: this is
+    how one swaps task adapters on one base model. The config, every key, every shape and
+    every value are checked first, so a problem raises an error that names the file or
+    tensor and leaves the model unchanged (even which parameters train).
 
     An adapted embedding is special: PEFT saves its whole table too, and loads it into the
     frozen base. So does this function, with a ``UserWarning``, because the base table
     ``W0`` is then replaced for good: ``disable_lora`` no longer gives the original model.
     A table shared with other modules (weight tying) is refused instead.
     Returns the adapted module names.
+
+    Introduced in notebook 06, §6.
     """
     directory = Path(directory)
-    config, tensors = read_adapter(directory)
-    settings = check_adapter_config(config)
+    config_path = directory / CONFIG_NAME
+    _, adapter, tensors = _read(directory)
+    if any(param.is_meta for param in model.parameters()):
+        raise RuntimeError(f"Cannot load {directory} into a model on the meta device: its "
+                           "tensors have shapes but no values, so the adapter's numbers would "
+                           "be dropped. Load real weights first (model.to_empty(device='cpu'), "
+                           "then load_state_dict), and load the adapter after that.")
     existing = dict(lora_layers(model))
-    flags = []
-    if existing:
-        merged = [name for name, layer in existing.items() if layer.merged]
-        if merged:
-            raise RuntimeError(f"Unmerge before loading another adapter; merged: {merged}.")
-        layers = existing
-    else:
-        try:
-            names = find_target_modules(model, settings["target_modules"])
-        except ValueError as err:
-            raise ValueError(f"{directory / CONFIG_NAME}: {err}") from err
-        per_layer = {name: (_from_pattern(settings["rank_pattern"], name, settings["r"]),
-                            _from_pattern(settings["alpha_pattern"], name, settings["alpha"]),
-                            settings["dropout"], settings["use_rslora"]) for name in names}
-        # Building a LoRA layer freezes the module it wraps, before we know whether the
-        # adapter fits; remember every flag so that a refusal can put them back.
-        modules = dict(model.named_modules())
-        flags = [(param, param.requires_grad) for name in names
-                 for param in modules[name].parameters()]
-        layers = build_lora_layers(model, names, per_layer, use_dora=settings["use_dora"])
+    merged = [name for name, layer in existing.items() if layer.merged]
+    if merged:
+        raise RuntimeError(f"Unmerge before loading another adapter; merged: {merged}.")
     try:
-        kinds = {isinstance(layer, DoRALinear) for layer in layers.values()}
-        if kinds != {settings["use_dora"]}:
-            adapter = "a DoRA" if settings["use_dora"] else "a plain LoRA"
-            raise ValueError(f"{directory / CONFIG_NAME} describes {adapter} adapter, but the "
-                             "layers it would load into are not all of that kind (DoRA is "
-                             "built here for nn.Linear only); load it into a fresh base model, "
-                             "or with PEFT.")
-        expected, optional = _expected_tensors(layers)
-        _check_fits(tensors, expected, optional, directory)
-        tables = _tables_to_replace(model, layers, tensors, directory)
-    except BaseException:
-        for param, requires_grad in flags:
-            param.requires_grad_(requires_grad)
-        raise
+        if existing:
+            layers = existing
+            _check_kinds(adapter, [layer.dora for layer in layers.values()])
+        else:
+            names = find_target_modules(model, adapter.target_modules)
+            if adapter.settings.use_dora:
+                _check_kinds(adapter, [LoRALinear.accepts(model.get_submodule(name))
+                                       for name in names])
+            layers = build_lora_layers(model, {name: adapter.for_module(name) for name in names})
+    except ValueError as err:
+        raise ValueError(f"{config_path}: {err}") from err
+    expected, optional = _expected_tensors(layers)
+    _check_fits(tensors, expected, optional, directory)
+    if existing:
+        try:
+            _check_same_layers(model, layers, adapter)
+        except ValueError as err:
+            raise ValueError(f"{config_path}: {err}") from err
+    tables = _tables_to_replace(model, layers, tensors, directory)
 
     # Every check passed: from here on the model changes.
-    dropout = settings["dropout"]
     for name, layer in layers.items():
-        layer.alpha = _from_pattern(settings["alpha_pattern"], name, settings["alpha"])
-        layer.use_rslora = settings["use_rslora"]
-        layer.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        layer.retune(adapter.for_module(name))
         with torch.no_grad():
             for part, param in layer.named_parameters():
                 if not part.startswith("base_layer."):

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..common.tables import markdown_table
+
 # Adam and AdamW keep two running averages per trainable weight: the first moment (a
 # momentum) and the second moment (a per-weight scale). SGD with momentum keeps one.
 OPTIMIZER_STATES_PER_PARAM = {"adam": 2, "adamw": 2, "sgd_momentum": 1, "sgd": 0}
@@ -19,6 +21,8 @@ class ParameterCount:
     """Trainable and total parameter counts, with a per-module breakdown.
 
     ``str(count)`` is exactly the line PEFT's ``print_trainable_parameters()`` prints.
+
+    Introduced in notebook 01, §3.
     """
 
     trainable: int
@@ -52,6 +56,8 @@ def count_parameters(model: nn.Module, depth: int | None = None) -> ParameterCou
     ``by_module`` groups parameters by the module that owns them; ``depth`` cuts the dotted
     names to that many parts (``depth=2`` turns ``blocks.0.attn.q_proj.lora_A.weight``
     into ``blocks.0``), which keeps the table short for big models.
+
+    Introduced in notebook 01, §3.
     """
     trainable = total = 0
     by_module: dict[str, tuple[int, int]] = {}
@@ -69,13 +75,19 @@ def count_parameters(model: nn.Module, depth: int | None = None) -> ParameterCou
 
 
 def lora_parameter_count(d: int, k: int, r: int) -> int:
-    """Trainable numbers LoRA adds to one d×k weight: A is r×k and B is d×r."""
+    """Trainable numbers LoRA adds to one d×k weight: A is r×k and B is d×r.
+
+    Introduced in notebook 04, §1.
+    """
     return r * (d + k)
 
 
 @dataclass
 class TrainingMemory:
-    """Bytes held by weights, gradients and optimizer state (activations not included)."""
+    """Bytes held by weights, gradients and optimizer state (activations not included).
+
+    Introduced in notebook 01, §1.
+    """
 
     weights: int
     gradients: int
@@ -91,6 +103,8 @@ def training_memory(model: nn.Module, optimizer: str = "adam") -> TrainingMemory
 
     Gradients and optimizer state exist only for trainable parameters and use the
     parameter's dtype — which is why freezing most weights saves so much.
+
+    Introduced in notebook 01, §1.
     """
     if optimizer not in OPTIMIZER_STATES_PER_PARAM:
         raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of "
@@ -104,20 +118,29 @@ def training_memory(model: nn.Module, optimizer: str = "adam") -> TrainingMemory
 
 
 def gradient_bytes(model: nn.Module) -> int:
-    """Bytes of the ``.grad`` tensors that actually exist right now."""
+    """Bytes of the ``.grad`` tensors that actually exist right now.
+
+    Introduced in notebook 01, §3.
+    """
     return sum(p.grad.numel() * p.grad.element_size()
                for p in model.parameters() if p.grad is not None)
 
 
 def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
-    """Bytes of the tensors an optimizer actually holds in its state (e.g. Adam's moments)."""
+    """Bytes of the tensors an optimizer actually holds in its state (e.g. Adam's moments).
+
+    Introduced in notebook 01, §3.
+    """
     return sum(value.numel() * value.element_size()
                for state in optimizer.state.values() for value in state.values()
                if torch.is_tensor(value))
 
 
 def format_bytes(n: float) -> str:
-    """Human-readable size: ``format_bytes(3_500_000) == '3.50 MB'`` (powers of 1000)."""
+    """Human-readable size: ``format_bytes(3_500_000) == '3.50 MB'`` (powers of 1000).
+
+    Introduced in notebook 01, §1.
+    """
     units = ["B", "kB", "MB", "GB", "TB"]
     step = 0
     while abs(n) >= 1000 and step < len(units) - 1:
@@ -125,9 +148,3 @@ def format_bytes(n: float) -> str:
         step += 1
     return f"{n:.0f} B" if step == 0 else f"{n:.2f} {units[step]}"
 
-
-def markdown_table(headers: list[str], rows: list[tuple]) -> str:
-    """A plain Markdown table; display it with ``IPython.display.Markdown``."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)

@@ -18,7 +18,7 @@ correction, so the two agree to rounding (within 1e-5 in the tests), with dropou
     h = base(x) + (m/‖·‖ − 1) · W0·x̃ + (m/‖·‖) · s·B·A·x̃      x̃ = dropout(x)
 
 Without dropout this is ``(m/‖·‖)·(W0 + s·B·A)·x + bias``. Checkpoints use PEFT's key for
-the magnitude, ``<module>.lora_magnitude_vector``. Built in notebook 09 §4.
+the magnitude, ``<module>.lora_magnitude_vector``. Introduced in notebook 09, §4.
 """
 
 import torch
@@ -33,7 +33,11 @@ class DoRALinear(LoRALinear):
 
     Everything LoRA has (``base_layer``, ``lora_A``, ``lora_B``, ``scaling``, merging) plus
     ``lora_magnitude_vector``, a trainable vector of ``out_features`` lengths.
+
+    Introduced in notebook 09, §4.
     """
+
+    dora = True
 
     def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0,
                  use_rslora: bool = False):

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from .dora import DoRALinear
-from .layers import LoRALayer, LoRALinear, check_lora_settings
+from .layers import LoRALayer, LoRALinear
 from .layers_hf import LoRAConv1D, LoRAEmbedding
+from .settings import LoRASettings
 
 # The layer classes inject_lora can put in, each with the kind of module it wraps.
 LORA_LAYER_TYPES = (LoRALinear, LoRAConv1D, LoRAEmbedding)
@@ -31,7 +32,10 @@ ALL_LINEAR = "all-linear"
 
 
 def lora_layers(model: nn.Module) -> Iterator[tuple[str, LoRALayer]]:
-    """Yield ``(name, layer)`` for every LoRA layer in ``model`` (any kind)."""
+    """Yield ``(name, layer)`` for every LoRA layer in ``model`` (any kind).
+
+    Introduced in notebook 05, §8.
+    """
     for name, module in model.named_modules():
         if isinstance(module, LoRALayer):
             yield name, module
@@ -39,7 +43,10 @@ def lora_layers(model: nn.Module) -> Iterator[tuple[str, LoRALayer]]:
 
 def lora_parameters(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
     """Yield ``(name, parameter)`` for the parameters LoRA adds: those of every LoRA layer
-    except its frozen ``base_layer`` (``lora_A.weight``, ``lora_embedding_B``, ...)."""
+    except its frozen ``base_layer`` (``lora_A.weight``, ``lora_embedding_B``, ...).
+
+    Introduced in notebook 03, §11.
+    """
     for name, layer in lora_layers(model):
         prefix = f"{name}." if name else ""
         for part, param in layer.named_parameters():
@@ -54,6 +61,21 @@ def _lora_class_for(module: nn.Module, use_dora: bool = False) -> type[LoRALayer
 
 def _is_linear(module: nn.Module) -> bool:
     return LoRALinear.accepts(module) or LoRAConv1D.accepts(module)
+
+
+# PyTorch modules that read a child's weight directly instead of calling the child, so a LoRA
+# layer in the child's place is skipped or fails: nn.MultiheadAttention hands out_proj.weight
+# to F.multi_head_attention_forward; nn.TransformerEncoderLayer hands linear1.weight and
+# linear2.weight to its fast inference path (eval mode).
+WEIGHT_READERS = {nn.MultiheadAttention: ("out_proj",),
+                  nn.TransformerEncoderLayer: ("linear1", "linear2")}
+
+
+def _read_directly(modules: dict[str, nn.Module], name: str) -> bool:
+    """Whether the parent of ``name`` reads its weight instead of calling it (see above)."""
+    parent, _, child = name.rpartition(".")
+    return any(isinstance(modules.get(parent), kind) and child in children
+               for kind, children in WEIGHT_READERS.items())
 
 
 def _matches(name: str, target_modules: str | list[str]) -> bool:
@@ -73,7 +95,10 @@ def _names_inside_lora_layers(model: nn.Module) -> dict[str, str]:
 
 
 def linear_module_names(model: nn.Module) -> list[str]:
-    """Names of the model's linear layers (``nn.Linear`` and ``Conv1D``), adapted or not."""
+    """Names of the model's linear layers (``nn.Linear`` and ``Conv1D``), adapted or not.
+
+    Introduced in notebook 07, §7.
+    """
     inside = _names_inside_lora_layers(model)
     return [name for name, module in model.named_modules() if name not in inside and (
         _is_linear(module) or isinstance(module, LoRALinear))]
@@ -82,8 +107,10 @@ def linear_module_names(model: nn.Module) -> list[str]:
 def _describe_adaptable(model: nn.Module, limit: int = 40) -> str:
     """List the modules LoRA can adapt, with their types, for error messages."""
     inside = _names_inside_lora_layers(model)
-    found = [(name, type(module).__name__) for name, module in model.named_modules()
-             if name not in inside and (_lora_class_for(module) or isinstance(module, LoRALayer))]
+    modules = dict(model.named_modules())
+    found = [(name, type(module).__name__) for name, module in modules.items()
+             if name not in inside and not _read_directly(modules, name)
+             and (_lora_class_for(module) or isinstance(module, LoRALayer))]
     if not found:
         return ("The model has no nn.Linear, Conv1D or nn.Embedding module that LoRA could "
                 "adapt.")
@@ -104,22 +131,17 @@ def _output_layer_name(model: nn.Module) -> str | None:
     return next((name for name, module in model.named_modules() if module is output), None)
 
 
-def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> list[str]:
-    """Return the names of the modules that ``target_modules`` selects, checking each one.
-
-    Raises ``ValueError`` when a string is not a valid regular expression, when nothing
-    matches (listing the modules that LoRA can adapt), when a match is a module LoRA cannot
-    adapt, or when it is already adapted.
-    """
+def _checked_targets(target_modules: object) -> str | list[str]:
+    """``target_modules`` as a sorted list or a valid regex (or "all-linear"), else ValueError."""
     if isinstance(target_modules, (list, tuple, set)):
         if not target_modules or not all(isinstance(t, str) for t in target_modules):
             raise ValueError("target_modules must be a non-empty list of module names or a "
                              f"regex string, got {target_modules!r}.")
-        target_modules = sorted(target_modules)
-    elif not isinstance(target_modules, str):
+        return sorted(target_modules)
+    if not isinstance(target_modules, str):
         raise ValueError("target_modules must be a list of module names or a regex string, "
                          f"got {type(target_modules).__name__}.")
-    elif target_modules.lower() != ALL_LINEAR:
+    if target_modules.lower() != ALL_LINEAR:
         # Checked here, before any change: re.fullmatch would raise a bare re.error later.
         try:
             re.compile(target_modules)
@@ -128,22 +150,48 @@ def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> li
                              f"a regular expression, but it is not a valid one: {err}. Escape "
                              "special characters (re.escape), or pass a list of module names "
                              "such as ['q_proj', 'v_proj'].") from err
-    modules = dict(model.named_modules())
+    return target_modules
+
+
+def select_modules(model: nn.Module, target_modules: str | list[str]) -> list[str]:
+    """The names ``target_modules`` selects by PEFT's rules, adapted already or not.
+
+    A LoRA layer counts under its own name; the pieces inside it (its ``base_layer``,
+    ``lora_A``, ...) are never selected. Nothing else is checked: see
+    :func:`find_target_modules`.
+
+    Introduced in notebook 03, §11.
+    """
+    target_modules = _checked_targets(target_modules)
     inside = _names_inside_lora_layers(model)
     if isinstance(target_modules, str) and target_modules.lower() == ALL_LINEAR:
         output = _output_layer_name(model)
-        matched = [name for name, module in modules.items() if name and name != output
-                   and name not in inside and (_is_linear(module)
-                                               or isinstance(module, LoRALinear))]
-        if not matched:
+        return [name for name, module in model.named_modules() if name and name != output
+                and name not in inside and (_is_linear(module) or isinstance(module, LoRALinear))]
+    return [name for name, _ in model.named_modules()
+            if name and name not in inside and _matches(name, target_modules)]
+
+
+def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> list[str]:
+    """Return the names of the modules that ``target_modules`` selects, checking each one.
+
+    Raises ``ValueError`` when a string is not a valid regular expression, when nothing
+    matches (listing the modules that LoRA can adapt), when a match is a module LoRA cannot
+    adapt, or when it is already adapted.
+
+    Introduced in notebook 03, §11.
+    """
+    target_modules = _checked_targets(target_modules)
+    matched = select_modules(model, target_modules)
+    modules = dict(model.named_modules())
+    inside = _names_inside_lora_layers(model)
+    # The pieces inside an existing LoRA layer are never targets of their own.
+    all_linear = isinstance(target_modules, str) and target_modules.lower() == ALL_LINEAR
+    matched_inside = [] if all_linear else [n for n in inside if _matches(n, target_modules)]
+    if not matched and not matched_inside:
+        if all_linear:
             raise ValueError("target_modules='all-linear' found no nn.Linear or Conv1D layer "
                              "(other than the output layer). " + _describe_adaptable(model))
-    else:
-        matched = [name for name in modules if name and _matches(name, target_modules)]
-    # The pieces inside an existing LoRA layer are never targets of their own.
-    matched_inside = [n for n in matched if n in inside]
-    matched = [n for n in matched if n not in inside]
-    if not matched and not matched_inside:
         raise ValueError(f"target_modules={target_modules!r} matched no module. "
                          + _describe_adaptable(model))
     already = [n for n in matched if isinstance(modules[n], LoRALayer)]
@@ -158,6 +206,19 @@ def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> li
                          f"target_modules={target_modules!r} also matched: "
                          f"{', '.join(wrong_type)}. Make the names more specific. "
                          + _describe_adaptable(model))
+    read_directly = [f"{n} (in a {type(modules[n.rpartition('.')[0]]).__name__})"
+                     for n in matched if _read_directly(modules, n)]
+    if read_directly:
+        raise ValueError(
+            f"LoRA cannot adapt {', '.join(read_directly)}: the module around it reads its "
+            "weight directly instead of calling it (nn.MultiheadAttention always reads "
+            "out_proj.weight; nn.TransformerEncoderLayer reads linear1.weight and "
+            "linear2.weight on its fast path in eval mode), so a LoRA layer there would be "
+            "skipped or fail at the first forward. Target nn.Linear layers that the model's "
+            "forward calls instead, e.g. a block written with q_proj, k_proj, v_proj, o_proj, "
+            "fc1 and fc2 as the course's models are; or use PEFT, which can adapt a whole "
+            "nn.MultiheadAttention (target_modules=['self_attn']). "
+            + _describe_adaptable(model))
     return matched
 
 
@@ -166,45 +227,89 @@ def _replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent_name), child, new)
 
 
-def _shared_weights(model: nn.Module, names: list[str]) -> dict[str, tuple[str, ...]]:
-    """For each module in ``names`` whose weight other modules use too, those modules' names."""
-    owners: dict[int, list[str]] = {}
-    for param_name, param in model.named_parameters(remove_duplicate=False):
-        owners.setdefault(id(param), []).append(param_name.rpartition(".")[0])
+def _memory_of(tensor: torch.Tensor) -> tuple:
+    """Tensors with equal keys share memory: the same storage (two Parameters made from one
+    tensor's ``.data`` included), or, where there is no storage (``meta``), the same tensor."""
+    storage = None if tensor.is_meta else tensor.untyped_storage()
+    if storage is None or storage.nbytes() == 0:
+        return ("tensor", id(tensor))
+    return ("storage", tensor.device, storage.data_ptr())
+
+
+def shared_weights(model: nn.Module, names: list[str]) -> dict[str, tuple[str, ...]]:
+    """For each module in ``names`` whose weight other modules use too, those modules' names.
+
+    "Use too" means sharing memory: the same Parameter (weight tying, as GPT-2's ``lm_head``
+    and token embeddings) or two Parameters over one storage. A LoRA layer's weight is its
+    ``base_layer``'s. Merging into such a weight would change the other modules as well.
+
+    Introduced in notebook 03, §11.
+    """
+    owners: dict[tuple, set[str]] = {}
+    tensors = [*model.named_parameters(remove_duplicate=False),
+               *model.named_buffers(remove_duplicate=False)]
+    for tensor_name, tensor in tensors:
+        owners.setdefault(_memory_of(tensor), set()).add(tensor_name.rpartition(".")[0])
     modules = dict(model.named_modules())
     shared = {}
     for name in names:
-        weight = modules[name].weight
-        others = tuple(owner for owner in owners.get(id(weight), []) if owner != name)
+        module = modules[name]
+        weight = (module.base_layer if isinstance(module, LoRALayer) else module).weight
+        others = tuple(sorted(owner for owner in owners.get(_memory_of(weight), ())
+                              if owner != name and not owner.startswith(f"{name}.")))
         if others:
             shared[name] = others
     return shared
 
 
-def build_lora_layers(model: nn.Module, names: list[str], settings: dict[str, tuple],
-                      use_dora: bool = False) -> dict[str, LoRALayer]:
-    """Create (not yet insert) a LoRA layer for each name; ``settings[name]`` is
-    ``(r, alpha, dropout, use_rslora)``; ``use_dora`` makes the ``nn.Linear`` ones DoRA.
+def build_lora_layers(model: nn.Module,
+                      settings: dict[str, LoRASettings]) -> dict[str, LoRALayer]:
+    """Create (not yet install) a LoRA layer for each module name, with that name's settings.
 
-    Weights shared with other modules are flagged, so that merging them is refused;
-    :func:`install_lora_layers` warns about them. Building already freezes each wrapped base
-    module (``LoRALayer.__init__``): a caller that may still give up must restore the
-    ``requires_grad`` flags itself (``load_adapter`` does).
+    The model is not changed, even if building fails halfway (a rank too large to allocate):
+    building a layer freezes the module it wraps (``LoRALayer.__init__``), so those flags are
+    put back here, and :func:`install_lora_layers` freezes them for good. Weights shared with
+    other modules are flagged, so that merging them is refused.
+
+    Introduced in notebook 03, §11.
     """
     modules = dict(model.named_modules())
-    layers = {name: _lora_class_for(modules[name], use_dora)(modules[name], *settings[name])
-              for name in names}
-    for name, others in _shared_weights(model, names).items():
+    not_linear = [name for name, s in settings.items()
+                  if s.use_dora and not LoRALinear.accepts(modules[name])]
+    if not_linear:
+        raise ValueError(f"DoRA is built here for nn.Linear layers only, but {not_linear} "
+                         "are not; target only nn.Linear modules with use_dora=True.")
+    flags = [(param, param.requires_grad) for name in settings
+             for param in modules[name].parameters()]
+    layers = {}
+    try:
+        for name, layer_settings in settings.items():
+            module = modules[name]
+            try:
+                layers[name] = _lora_class_for(module, layer_settings.use_dora).from_settings(
+                    module, layer_settings)
+            except (RuntimeError, MemoryError) as err:
+                kind = MemoryError if isinstance(err, MemoryError) else RuntimeError
+                raise kind(f"Could not build the LoRA layer for {name} with r="
+                           f"{layer_settings.r}; the model was left unchanged, and a smaller "
+                           f"r needs less memory. {type(err).__name__}: {err}") from err
+    finally:
+        for param, requires_grad in flags:
+            param.requires_grad_(requires_grad)
+    for name, others in shared_weights(model, list(settings)).items():
         layers[name].weight_shared_with = others
     return layers
 
 
 def install_lora_layers(model: nn.Module, layers: dict[str, LoRALayer]) -> None:
-    """Put the layers made by :func:`build_lora_layers` in place of the modules they wrap.
+    """Put the layers made by :func:`build_lora_layers` in place of the modules they wrap,
+    freezing those modules.
 
     Warns (as PEFT does) about each weight shared with other modules. The warning comes
     here, at the change, not when building: a caller that builds and then refuses (an
     adapter that does not fit) must not warn about a change it never made.
+
+    Introduced in notebook 03, §11.
     """
     for name, layer in layers.items():
         if layer.weight_shared_with:
@@ -213,6 +318,7 @@ def install_lora_layers(model: nn.Module, layers: dict[str, LoRALayer]) -> None:
                           "those modules too, so merging will be refused. To merge later, "
                           f"untie first: give {name} its own copy of the weight before "
                           "inject_lora.", stacklevel=3)
+        layer.base_layer.requires_grad_(False)
         _replace_module(model, name, layer)
 
 
@@ -225,25 +331,18 @@ def inject_lora(model: nn.Module, target_modules: str | list[str], r: int = 8,
     ``nn.Embedding`` a ``LoRAEmbedding``. ``use_dora=True`` puts
     :class:`~lora_tutorial.core.dora.DoRALinear` layers in instead (as PEFT's
     ``LoraConfig(use_dora=True)`` does); this package builds DoRA for ``nn.Linear`` only.
-    Every check runs before the first replacement, so a failed call leaves the model as it
-    was. Injection freezes only the adapted base layers; call
-    :func:`mark_only_lora_as_trainable` to freeze everything else too.
+    Three steps: find the targets, build their layers, install them. Everything that can
+    fail happens before the install, so a failed call leaves the model as it was. Injection
+    freezes only the adapted base layers; call :func:`mark_only_lora_as_trainable` to
+    freeze everything else too.
 
     Returns the names of the adapted modules.
+
+    Introduced in notebook 03, §11.
     """
-    settings = check_lora_settings(r, alpha, dropout, use_rslora)
+    settings = LoRASettings(r, alpha, dropout, use_rslora, use_dora)
     names = find_target_modules(model, target_modules)
-    if not isinstance(use_dora, bool):
-        raise TypeError(f"use_dora must be True or False, got {use_dora!r}.")
-    modules = dict(model.named_modules())
-    if use_dora:
-        not_linear = [name for name in names if not LoRALinear.accepts(modules[name])]
-        if not_linear:
-            raise ValueError(f"DoRA is built here for nn.Linear layers only, but {not_linear} "
-                             "are not; target only nn.Linear modules with use_dora=True.")
-    install_lora_layers(model, build_lora_layers(model, names,
-                                                 {name: settings for name in names},
-                                                 use_dora=use_dora))
+    install_lora_layers(model, build_lora_layers(model, dict.fromkeys(names, settings)))
     return names
 
 
@@ -253,6 +352,8 @@ def mark_only_lora_as_trainable(model: nn.Module, bias: str = "none") -> None:
 
     ``bias``: ``"none"`` freezes all biases, ``"all"`` trains every bias in the model,
     ``"lora_only"`` trains only the biases of the adapted layers.
+
+    Introduced in notebook 03, §11.
     """
     if bias not in ("none", "all", "lora_only"):
         raise ValueError(f"bias must be 'none', 'all' or 'lora_only', got {bias!r}.")
@@ -268,31 +369,28 @@ def mark_only_lora_as_trainable(model: nn.Module, bias: str = "none") -> None:
 
 
 def merge_lora(model: nn.Module) -> None:
-    """Merge every LoRA layer (``W = W0 + ΔW``). Every layer is checked first (finite
-    result, real device, no weight shared with other modules): if any would fail, none is
-    merged."""
+    """Merge every LoRA layer (``W = W0 + ΔW``). Every layer is checked first
+    (:meth:`LoRALayer.merged_weight`): if any would be refused, none is merged.
+
+    Introduced in notebook 06, §3.
+    """
     layers = [(name, layer) for name, layer in lora_layers(model) if not layer.merged]
     for name, layer in layers:
-        weight = layer.base_layer.weight
-        if weight.is_meta or layer.weight_shared_with:
-            error = RuntimeError
-        else:
-            with torch.no_grad():
-                finite = bool(torch.isfinite(weight + layer.delta_weight()).all())
-            if finite:
-                continue
-            error = ValueError
-        reason = ("its weights are on the meta device (shapes, no values)" if weight.is_meta
-                  else f"its weight is shared with {list(layer.weight_shared_with)}"
-                  if layer.weight_shared_with else "it would produce non-finite weights")
-        raise error(f"Merging {name or 'the model'} is refused: {reason}; no layer was merged. "
-                    "Call merge() on that layer for the details.")
+        try:
+            layer.merged_weight()
+        except (RuntimeError, ValueError) as err:
+            kind = RuntimeError if isinstance(err, RuntimeError) else ValueError
+            raise kind(f"Merging {name or 'the model'} is refused ({err}); no layer was "
+                       "merged.") from err
     for _, layer in layers:
         layer.merge()
 
 
 def unmerge_lora(model: nn.Module) -> None:
-    """Undo :func:`merge_lora`: subtract ΔW from every merged layer."""
+    """Undo :func:`merge_lora`: subtract ΔW from every merged layer.
+
+    Introduced in notebook 06, §3.
+    """
     for _, layer in lora_layers(model):
         if layer.merged:
             layer.unmerge()
@@ -303,6 +401,8 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
 
     The result has no trace of LoRA: the same architecture as the base model, with the
     adapted weights. Returns the model (the base layer itself if ``model`` is a LoRA layer).
+
+    Introduced in notebook 03, §10.
     """
     merge_lora(model)
     if isinstance(model, LoRALayer):
@@ -314,14 +414,21 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
 
 @contextlib.contextmanager
 def disable_lora(model: nn.Module):
-    """Inside this ``with`` block the model behaves as the base model (LoRA paths off)."""
+    """Inside this ``with`` block the model behaves as the base model (LoRA paths off).
+
+    Leaving the block gives every layer back the state it had before, so blocks nest: an
+    inner block ending inside an outer one leaves LoRA off.
+
+    Introduced in notebook 06, §8.
+    """
     layers = [layer for _, layer in lora_layers(model)]
     if any(layer.merged for layer in layers):
         raise RuntimeError("Cannot disable merged LoRA layers: call unmerge_lora(model) first.")
+    before = [(layer, layer.disabled) for layer in layers]
     for layer in layers:
         layer.disabled = True
     try:
         yield model
     finally:
-        for layer in layers:
-            layer.disabled = False
+        for layer, disabled in before:
+            layer.disabled = disabled

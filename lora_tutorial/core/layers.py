@@ -14,47 +14,32 @@ learner builds here matches what they will meet next: ``base_layer``, ``lora_A``
 """
 
 import math
-import numbers
 import warnings
 
 import torch
 from torch import nn
 
+from .settings import LoRASettings
+
 
 def lora_scaling(alpha: float, r: int, use_rslora: bool = False) -> float:
-    """The factor on B·A: ``alpha / r``, or ``alpha / sqrt(r)`` with rsLoRA.
+    """The factor on B·A: ``alpha / r``, or ``alpha / sqrt(r)`` with rsLoRA
+    (:attr:`LoRASettings.scaling <lora_tutorial.core.settings.LoRASettings.scaling>`).
 
-    Dividing by r keeps the update's size from growing with the rank, so changing r needs
-    little re-tuning of the learning rate; rsLoRA argues sqrt(r) does this better.
+    Introduced in notebook 03, §6.
     """
-    return alpha / math.sqrt(r) if use_rslora else alpha / r
+    return LoRASettings(r, alpha, use_rslora=use_rslora).scaling
 
 
 def check_lora_settings(r, alpha, dropout=0.0,
                         use_rslora=False) -> tuple[int, int | float, float, bool]:
-    """Check LoRA's four settings and return them as plain Python values.
+    """Check LoRA's four settings and return them as plain Python values (see
+    :class:`~lora_tutorial.core.settings.LoRASettings`, which does the checking).
 
-    A wrong value must fail here, at construction, and not later in ``forward`` (or never:
-    a NaN ``alpha`` would silently make every output NaN). numpy integers are accepted for
-    ``r`` and numpy numbers for ``alpha`` and ``dropout``; strings and booleans are not
-    (``use_rslora="no"`` is a non-empty string, so it would switch rsLoRA *on*).
+    Introduced in notebook 03, §6.
     """
-    if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1:
-        raise ValueError(f"The rank r must be a positive integer, got {r!r}. "
-                         f"Typical values are 1 to 64.")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise ValueError(f"alpha must be a number such as 16, got {alpha!r} "
-                         f"({type(alpha).__name__}).")
-    if not math.isfinite(alpha):
-        raise ValueError(f"alpha must be finite, got {alpha!r}: the update is multiplied by "
-                         "alpha / r, so every output would become inf or NaN.")
-    if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
-            or not 0.0 <= dropout < 1.0):
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}.")
-    if not isinstance(use_rslora, bool):
-        raise ValueError(f"use_rslora must be True or False, got {use_rslora!r}.")
-    alpha = int(alpha) if isinstance(alpha, numbers.Integral) else float(alpha)
-    return int(r), alpha, float(dropout), use_rslora
+    settings = LoRASettings(r, alpha, dropout, use_rslora)
+    return settings.r, settings.alpha, settings.dropout, settings.use_rslora
 
 
 class LoRALayer(nn.Module):
@@ -63,11 +48,16 @@ class LoRALayer(nn.Module):
     A subclass wraps one kind of frozen base layer (``LoRALinear`` below wraps an
     ``nn.Linear``; ``layers_hf`` adds GPT-2's ``Conv1D`` and ``nn.Embedding``), creates its
     ``A`` and ``B``, and defines ``delta_weight()`` (shaped like the base weight) and
-    ``forward``.
+    ``forward``. Its settings are one :class:`~lora_tutorial.core.settings.LoRASettings`,
+    ``layer.settings``; ``layer.r``, ``layer.alpha`` and ``layer.use_rslora`` read them.
+
+    Introduced in notebook 03, §9.
     """
 
     #: What a subclass wraps, for error messages; ``accepts`` says whether a module is one.
     wraps = "a base layer"
+    #: Whether the layer is DoRA (``DoRALinear``), the ``use_dora`` of its settings.
+    dora = False
 
     @staticmethod
     def accepts(module: nn.Module) -> bool:
@@ -80,11 +70,10 @@ class LoRALayer(nn.Module):
             raise TypeError(f"{type(self).__name__} wraps {self.wraps}, "
                             f"got {type(base).__name__}.")
         super().__init__()
-        self.r, self.alpha, dropout, self.use_rslora = check_lora_settings(r, alpha, dropout,
-                                                                           use_rslora)
+        self.settings = LoRASettings(r, alpha, dropout, use_rslora, use_dora=self.dora)
         self.base_layer = base
         self.base_layer.requires_grad_(False)
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.lora_dropout = self._dropout_module(self.settings.dropout)
         self.merged = False
         self.disabled = False
         # Other modules that use this very weight tensor (weight tying, as between GPT-2's
@@ -92,30 +81,64 @@ class LoRALayer(nn.Module):
         # weight would silently change those modules too, so merge() refuses.
         self.weight_shared_with: tuple[str, ...] = ()
 
+    @classmethod
+    def from_settings(cls, base: nn.Module, settings: LoRASettings) -> "LoRALayer":
+        """The layer for ``base`` with these settings (``inject_lora`` builds layers this way)."""
+        if settings.use_dora != cls.dora:
+            raise ValueError(f"{cls.__name__} cannot take use_dora={settings.use_dora}.")
+        return cls(base, settings.r, settings.alpha, settings.dropout, settings.use_rslora)
+
+    @staticmethod
+    def _dropout_module(p: float) -> nn.Module:
+        return nn.Dropout(p) if p > 0 else nn.Identity()
+
+    def retune(self, settings: LoRASettings) -> None:
+        """Take on another adapter's alpha, dropout and rsLoRA (``load_adapter`` swaps this way).
+
+        ``r`` and DoRA cannot change: they fix the shapes of the layer's tensors.
+        """
+        if (settings.r, settings.use_dora) != (self.r, self.dora):
+            raise ValueError(f"A layer with r={self.r}, use_dora={self.dora} cannot take "
+                             f"r={settings.r}, use_dora={settings.use_dora}: those fix the "
+                             "shapes of its tensors. Build a new layer instead.")
+        if settings.dropout != self.settings.dropout:
+            self.lora_dropout = self._dropout_module(settings.dropout).train(self.training)
+        self.settings = settings
+
+    @property
+    def r(self) -> int:
+        return self.settings.r
+
+    @property
+    def alpha(self) -> int | float:
+        return self.settings.alpha
+
+    @property
+    def use_rslora(self) -> bool:
+        return self.settings.use_rslora
+
     @property
     def scaling(self) -> float:
-        """The factor on B·A (see :func:`lora_scaling`)."""
-        return lora_scaling(self.alpha, self.r, self.use_rslora)
+        """The factor on B·A (see :attr:`LoRASettings.scaling`)."""
+        return self.settings.scaling
 
     def delta_weight(self) -> torch.Tensor:
         """The update ΔW = scaling · B·A, in the layout of ``base_layer.weight``."""
         raise NotImplementedError(f"{type(self).__name__} must define delta_weight().")
 
     @torch.no_grad()
-    def merge(self) -> None:
-        """Fold ΔW into the base weight: one plain matmul at inference, no extra latency.
+    def merged_weight(self) -> torch.Tensor:
+        """W0 + ΔW, what :meth:`merge` would write; raises if merging must be refused.
 
-        Merging twice would add ΔW twice, so a second call only warns. Refused, leaving
-        ``W0`` untouched: a merge that would produce inf or NaN weights, a merge into a weight
-        that other modules share, and a merge on the ``meta`` device (no values to add).
+        Refused: a disabled layer; a weight on the ``meta`` device (no values to add); a
+        weight that other modules share (merging would change them too); a weight that is
+        not stored but computed (a parametrization such as ``weight_norm``: the sum would be
+        lost at the next forward); and a result with inf or NaN in it.
         """
-        if self.merged:
-            warnings.warn("This LoRA layer is already merged; merging again would add "
-                          "ΔW twice, so nothing was done.", stacklevel=2)
-            return
         if self.disabled:
             raise RuntimeError("This LoRA layer is disabled; enable it before merging.")
-        weight = self.base_layer.weight
+        base = self.base_layer
+        weight = base.weight
         if weight.is_meta:
             raise RuntimeError("Cannot merge on the meta device: its tensors have shapes but no "
                                "values. Load real weights first (model.to_empty(device='cpu'), "
@@ -126,11 +149,31 @@ class LoRALayer(nn.Module):
                 "tying), so merging would change those modules too. Keep the adapter "
                 "unmerged, or untie before inject_lora: give the layer its own copy, e.g. "
                 "model.lm_head.weight = nn.Parameter(model.lm_head.weight.clone()).")
-        merged_weight = weight + self.delta_weight()
-        if not torch.isfinite(merged_weight).all():
+        if not isinstance(base._parameters.get("weight"), nn.Parameter):
+            raise RuntimeError(
+                f"The base {type(base).__name__}'s weight is not a stored parameter but is "
+                "computed from others (a parametrization such as weight_norm or spectral_norm),"
+                " so ΔW added to it would be lost at the next forward. Keep this layer "
+                "unmerged, or remove the parametrization first "
+                "(torch.nn.utils.parametrize.remove_parametrizations(layer, 'weight')).")
+        merged = weight + self.delta_weight()
+        if not torch.isfinite(merged).all():
             raise ValueError("Merging would produce non-finite (inf/NaN) weights; the base "
                              "weight was left unchanged. Check the LoRA weights for inf/NaN.")
-        weight.copy_(merged_weight)
+        return merged
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """Fold ΔW into the base weight: one plain matmul at inference, no extra latency.
+
+        Merging twice would add ΔW twice, so a second call only warns. Every refusal of
+        :meth:`merged_weight` leaves ``W0`` untouched.
+        """
+        if self.merged:
+            warnings.warn("This LoRA layer is already merged; merging again would add "
+                          "ΔW twice, so nothing was done.", stacklevel=2)
+            return
+        self.base_layer.weight.copy_(self.merged_weight())
         self.merged = True
 
     @torch.no_grad()
@@ -150,6 +193,8 @@ class LoRALayer(nn.Module):
 class LoRALinear(LoRALayer):
     """Wrap a frozen ``nn.Linear`` and add a trainable low-rank update ``B·A``.
 
+    Introduced in notebook 03, §9.
+
     Args:
         base: the pretrained layer. It stays visible as ``self.base_layer`` and is frozen.
         r: the rank of the update, a positive integer (typically 1–64).
@@ -160,6 +205,9 @@ class LoRALinear(LoRALayer):
     """
 
     wraps = "an nn.Linear"
+    #: PEFT's name: True when the wrapped layer stores its weight ``in × out`` (GPT-2's
+    #: ``Conv1D``), the transpose of ``nn.Linear``'s; ``delta_weight`` transposes ΔW then.
+    fan_in_fan_out = False
 
     @staticmethod
     def accepts(module: nn.Module) -> bool:
@@ -186,8 +234,10 @@ class LoRALinear(LoRALayer):
         return self.base_layer.out_features
 
     def delta_weight(self) -> torch.Tensor:
-        """The update ΔW = scaling · B·A, shaped like the base weight (d×k)."""
-        return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+        """The update ΔW = scaling · B·A, shaped like the base weight: d×k, or k×d
+        (transposed) when the base stores its weight ``fan_in_fan_out``."""
+        update = self.lora_B.weight @ self.lora_A.weight
+        return (update.T if self.fan_in_fan_out else update) * self.scaling
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result = self.base_layer(x)

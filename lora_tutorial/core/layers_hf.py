@@ -25,7 +25,10 @@ from .layers import LoRALayer, LoRALinear
 
 
 def is_conv1d(module: nn.Module) -> bool:
-    """Whether ``module`` is ``transformers``' ``Conv1D`` (checked without importing it)."""
+    """Whether ``module`` is ``transformers``' ``Conv1D`` (checked without importing it).
+
+    Introduced in notebook 04, §3.
+    """
     kind = type(module)
     return kind.__name__ == "Conv1D" and kind.__module__.startswith("transformers")
 
@@ -33,8 +36,11 @@ def is_conv1d(module: nn.Module) -> bool:
 class LoRAConv1D(LoRALinear):
     """LoRA on GPT-2's ``Conv1D``, whose weight is stored ``in × out`` (``fan_in_fan_out``).
 
-    The forward pass is LoRALinear's (``A`` maps the input to r numbers, ``B`` maps them to
-    the output); ``delta_weight`` is transposed to the stored layout, so merging works.
+    Everything is LoRALinear's (``A`` maps the input to r numbers, ``B`` maps them to the
+    output); ``fan_in_fan_out = True`` makes ``delta_weight`` transposed to the stored
+    layout, so merging works.
+
+    Introduced in notebook 04, §3.
     """
 
     wraps = "a transformers Conv1D"
@@ -52,15 +58,14 @@ class LoRAConv1D(LoRALinear):
     def out_features(self) -> int:
         return self.base_layer.weight.shape[1]
 
-    def delta_weight(self) -> torch.Tensor:
-        """ΔW = scaling · (B·A)ᵀ, shaped like the stored weight (in × out)."""
-        return (self.lora_B.weight @ self.lora_A.weight).T * self.scaling
-
 
 class LoRAEmbedding(LoRALayer):
     """LoRA on a frozen ``nn.Embedding``, with PEFT's names: ``lora_embedding_A``/``_B``.
 
     Dropout is not applied on this path, as in PEFT: the input is token ids, not features.
+
+    Introduced in notebook 04, §3. That section meets the layer types of a Hugging Face
+    model; no notebook trains an adapted embedding (the course adapts linear layers).
     """
 
     wraps = "an nn.Embedding (one that keeps nn.Embedding's forward)"

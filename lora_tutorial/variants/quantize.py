@@ -22,7 +22,8 @@ Plain 4-bit integers (16 *evenly* spaced levels) are here as well, for compariso
 
 :class:`Linear4bit` is a frozen linear layer stored this way; :func:`quantize_base_layers`
 puts one under every LoRA layer of a model, which is QLoRA's structure: a 4-bit frozen
-base, a full-precision LoRA update on top. Built in notebook 09 §1–3.
+base, a full-precision LoRA update on top. Introduced in notebook 09, §1; notebook 09
+builds it in §1 to §3.
 """
 
 import math
@@ -52,6 +53,8 @@ def normal_float_levels(bits: int = 4) -> torch.Tensor:
     separately: 2**(bits-1) positive quantiles and 2**(bits-1) - 1 negative ones, plus 0.
     The outermost probability is ``offset``, halfway between 1 - 1/(2·15) and 1 - 1/(2·16)
     for 4 bits, so the extreme quantile stays finite.
+
+    Introduced in notebook 09, §1.
     """
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
         raise ValueError(f"bits must be an integer from 2 to 8, got {bits!r}.")
@@ -69,6 +72,8 @@ def integer_levels(bits: int = 4) -> torch.Tensor:
 
     The integers -(2**(bits-1) - 1) ... 2**(bits-1) - 1 divided by the largest: for 4 bits,
     -7/7 ... 7/7, fifteen levels with an exact zero (the 16th code, -8, is never used).
+
+    Introduced in notebook 09, §1.
     """
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
         raise ValueError(f"bits must be an integer from 2 to 8, got {bits!r}.")
@@ -82,6 +87,8 @@ def float8_levels() -> torch.Tensor:
     One sign bit, 4 exponent bits (bias 7) and 3 mantissa bits; exponent 0 holds the
     subnormals, and the all-ones pattern (exponent 15, mantissa 7) is NaN. QLoRA stores
     the centred absmax scales as 8-bit floats; this is that code table.
+
+    Introduced in notebook 09, §2.
     """
     values = []
     for exponent in range(16):
@@ -114,6 +121,8 @@ def nearest_level(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
 
     Comparing with the midpoints between neighbouring levels finds the nearest level by
     binary search, without a (values × levels) table of distances.
+
+    Introduced in notebook 09, §2.
     """
     midpoints = (levels[1:] + levels[:-1]) / 2
     return torch.bucketize(x, midpoints.to(x.device))
@@ -126,6 +135,8 @@ def quantize_blockwise(x: torch.Tensor, levels: torch.Tensor,
     Returns ``(codes, absmax)``: one uint8 index per value (``len(levels) <= 256``), and
     the absmax (fp32) of each block of ``block_size`` values. A last, shorter block is
     padded with zeros for the computation; the codes are cut back to ``len(x)``.
+
+    Introduced in notebook 09, §2.
     """
     if x.dim() != 1:
         raise ValueError(f"quantize_blockwise takes a 1-D tensor, got shape {tuple(x.shape)}; "
@@ -143,7 +154,10 @@ def quantize_blockwise(x: torch.Tensor, levels: torch.Tensor,
 
 def dequantize_blockwise(codes: torch.Tensor, absmax: torch.Tensor, levels: torch.Tensor,
                          block_size: int) -> torch.Tensor:
-    """Undo :func:`quantize_blockwise`: each code's level times its block's absmax."""
+    """Undo :func:`quantize_blockwise`: each code's level times its block's absmax.
+
+    Introduced in notebook 09, §2.
+    """
     n = codes.numel()
     values = levels.to(absmax.device)[codes.long()]
     padded = F.pad(values, (0, (-n) % block_size)).view(-1, block_size)
@@ -151,7 +165,10 @@ def dequantize_blockwise(codes: torch.Tensor, absmax: torch.Tensor, levels: torc
 
 
 def pack_4bit(codes: torch.Tensor) -> torch.Tensor:
-    """Two 4-bit codes per byte: the first in the high nibble, the second in the low one."""
+    """Two 4-bit codes per byte: the first in the high nibble, the second in the low one.
+
+    Introduced in notebook 09, §2.
+    """
     if codes.numel() and int(codes.max()) > 15:
         raise ValueError("pack_4bit packs codes 0–15 only; these need more than 4 bits.")
     codes = F.pad(codes.to(torch.uint8), (0, codes.numel() % 2))  # an odd count gets a 0
@@ -159,7 +176,10 @@ def pack_4bit(codes: torch.Tensor) -> torch.Tensor:
 
 
 def unpack_4bit(packed: torch.Tensor, n: int) -> torch.Tensor:
-    """Undo :func:`pack_4bit`: the first ``n`` codes."""
+    """Undo :func:`pack_4bit`: the first ``n`` codes.
+
+    Introduced in notebook 09, §2.
+    """
     return torch.stack([packed >> 4, packed & 0x0F], dim=1).flatten()[:n]
 
 
@@ -173,6 +193,8 @@ def quantize_4bit(weight: torch.Tensor, quant_type: str = "nf4",
       (one fp32 scale per 256 scales) and ``"absmax_mean"`` (one fp32 number: the scales
       are all positive, so centring them on their mean lets the signed 8-bit format use
       both halves of its range).
+
+    Introduced in notebook 09, §2.
     """
     if quant_type not in _LEVELS:
         raise ValueError(f"quant_type must be one of {QUANT_TYPES}, got {quant_type!r}.")
@@ -193,7 +215,10 @@ def quantize_4bit(weight: torch.Tensor, quant_type: str = "nf4",
 
 def dequantize_4bit(tensors: dict[str, torch.Tensor], shape: tuple[int, ...],
                     quant_type: str = "nf4") -> torch.Tensor:
-    """Rebuild the fp32 weight of ``shape`` from what :func:`quantize_4bit` returned."""
+    """Rebuild the fp32 weight of ``shape`` from what :func:`quantize_4bit` returned.
+
+    Introduced in notebook 09, §2.
+    """
     if quant_type not in _LEVELS:
         raise ValueError(f"quant_type must be one of {QUANT_TYPES}, got {quant_type!r}.")
     if "absmax" in tensors:
@@ -219,6 +244,8 @@ class Linear4bit(nn.Module):
         linear: the trained layer to store.
         quant_type: ``"nf4"`` (NormalFloat levels) or ``"int4"`` (evenly spaced levels).
         double_quant: also quantize the absmax scales to 8 bits (block 256).
+
+    Introduced in notebook 09, §2.
     """
 
     def __init__(self, linear: nn.Linear, quant_type: str = "nf4", double_quant: bool = True):
@@ -268,6 +295,8 @@ def quantize_base_layers(model: nn.Module, quant_type: str = "nf4",
     Call it after :func:`~lora_tutorial.core.inject.inject_lora`: the LoRA factors stay fp32 and
     trainable, each base becomes a :class:`Linear4bit`. Every check runs before the first
     replacement. Returns the names of the LoRA layers whose base was quantized.
+
+    Introduced in notebook 09, §3.
     """
     if quant_type not in QUANT_TYPES:
         raise ValueError(f"quant_type must be one of {QUANT_TYPES}, got {quant_type!r}.")
@@ -298,6 +327,8 @@ def bits_per_weight(code_bits: int = 4, block_size: int = BLOCK_SIZE,
     4 bits of code, plus a 32-bit scale per block; with double quantization an 8-bit scale
     per block plus a 32-bit second-level scale per ``scale_block_size`` blocks. For NF4:
     4.5 bits, or 4 + 8/64 + 32/(64·256) ≈ 4.127 bits with double quantization.
+
+    Introduced in notebook 09, §2.
     """
     if double_quant:
         return code_bits + 8 / block_size + 32 / (block_size * scale_block_size)
