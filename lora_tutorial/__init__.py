@@ -1,6 +1,7 @@
 """LoRA from scratch: the helper package of the hands-on LoRA course.
 
-The package has four parts, one folder each:
+The package has five parts, one folder each, and ``common`` (an atomic file writer, tables,
+the command lines' error handler) that all of them share:
 
 - ``core``: LoRA itself, small enough to read in one sitting. Read it in this order:
   ``settings`` (r, alpha, dropout, rsLoRA, DoRA), ``layers`` (the LoRA layer),
@@ -9,6 +10,8 @@ The package has four parts, one folder each:
   ``lowrank`` (why low rank is enough).
 - ``variants``: beyond plain LoRA, beside the core and built on it: ``quantize`` (QLoRA's
   4-bit NormalFloat base) and ``loraplus``.
+- ``serving``: after training: many adapters on one base in one batch, combining adapters,
+  merging a QLoRA adapter into its 4-bit base.
 - ``course``: what the notebooks run on: the pretrained course ``models``, ``data`` and
   ``text``, ``training``, ``measure`` (timing and memory), ``device`` (CPU or GPU), the
   course's shared facts (``facts``), ``widgets``, ``exercises`` and the environment
@@ -28,6 +31,7 @@ from .common.lazy import lazy_exports
 
 #: Which submodule defines each public name, part by part.
 _EXPORTS = {
+    "core.settings": ("LoRASettings",),
     "core.layers": ("LoRALayer", "LoRALinear", "check_lora_settings", "lora_scaling"),
     "core.layers_hf": ("LoRAConv1D", "LoRAEmbedding"),
     "core.dora": ("DoRALinear",),
@@ -55,6 +59,7 @@ _EXPORTS = {
 
 __all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
-# ``lt.core``, ``lt.quiz`` and the other parts are reachable as attributes too.
+# ``lt.core``, ``lt.serving`` and the other parts are reachable as attributes too.
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(),
-                                    modules=("common", "core", "course", "quiz", "variants"))
+                                    modules=("common", "core", "course", "quiz", "serving",
+                                             "variants"))

@@ -7,7 +7,7 @@ import sys
 import lora_tutorial
 
 PUBLIC = {
-    "DoRALinear", "Linear4bit", "TinyGPT", "TinyGPTConfig", "dequantize_4bit",
+    "LoRASettings", "DoRALinear", "Linear4bit", "TinyGPT", "TinyGPTConfig", "dequantize_4bit",
     "load_pretrained_gpt", "loraplus_param_groups", "make_loraplus_optimizer", "quantize_4bit",
     "quantize_base_layers", "LoRAConv1D", "LoRAEmbedding", "LoRALayer", "LoRALinear", "ParameterCount",
     "adapter_config", "check_adapter_config", "check_lora_settings", "lora_parameters", "TASKS", "TaskData", "TinyViT", "TinyViTConfig",
@@ -47,7 +47,7 @@ def test_the_four_parts_are_attributes_of_the_package():
     import lora_tutorial.core.layers
 
     assert lora_tutorial.core.layers.LoRALinear is lora_tutorial.LoRALinear
-    for part in ("core", "course", "quiz", "variants"):
+    for part in ("common", "core", "course", "quiz", "serving", "variants"):
         assert getattr(lora_tutorial, part).__name__ == f"lora_tutorial.{part}"
 
 

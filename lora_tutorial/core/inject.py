@@ -222,7 +222,14 @@ def find_target_modules(model: nn.Module, target_modules: str | list[str]) -> li
     return matched
 
 
-def _replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
+def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    """Put ``new`` where the submodule called ``name`` (``"blocks.0.attn.q_proj"``) is.
+
+    Module surgery in one line: find the parent (``"blocks.0.attn"``; ``""`` is the model
+    itself) and set its attribute (``q_proj``) to the new module.
+
+    Introduced in notebook 03, §11.
+    """
     parent_name, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent_name), child, new)
 
@@ -319,7 +326,7 @@ def install_lora_layers(model: nn.Module, layers: dict[str, LoRALayer]) -> None:
                           f"untie first: give {name} its own copy of the weight before "
                           "inject_lora.", stacklevel=3)
         layer.base_layer.requires_grad_(False)
-        _replace_module(model, name, layer)
+        replace_module(model, name, layer)
 
 
 def inject_lora(model: nn.Module, target_modules: str | list[str], r: int = 8,
@@ -408,7 +415,7 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
     if isinstance(model, LoRALayer):
         return model.base_layer
     for name, layer in list(lora_layers(model)):
-        _replace_module(model, name, layer.base_layer)
+        replace_module(model, name, layer.base_layer)
     return model
 
 

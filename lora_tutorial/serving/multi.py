@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
-from ..core.inject import _replace_module, lora_layers
+from ..core.inject import lora_layers, replace_module
 
 METHODS = ("swap", "loop", "gathered", "segmented")
 """The four ways :func:`serve_batch` knows. Introduced in notebook 10, §1."""
@@ -177,7 +177,7 @@ def inject_adapter_bank(model: nn.Module,
     layers = {name: MultiLoRALinear(modules[name], [adapter[name] for adapter in adapters])
               for name in names}
     for name, layer in layers.items():
-        _replace_module(model, name, layer)
+        replace_module(model, name, layer)
     return names
 
 

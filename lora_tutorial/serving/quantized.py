@@ -19,7 +19,7 @@ Introduced in notebook 10, §3.
 import torch
 from torch import nn
 
-from ..core.inject import _replace_module, lora_layers
+from ..core.inject import lora_layers, replace_module
 from ..core.layers import LoRALinear
 from ..variants.quantize import Linear4bit
 
@@ -82,5 +82,5 @@ def replace_qlora_layers(model: nn.Module, how: str = "4bit") -> list[str]:
         _check_qlora_layer(layer)
     merged = {name: merge[how](layer) for name, layer in layers}
     for name, new in merged.items():
-        _replace_module(model, name, new)
+        replace_module(model, name, new)
     return list(merged)
