@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import TaskData
-from .models.vit import WEIGHTS_DIR
+from .models.hub import WEIGHTS_DIR
 from .text import random_windows
 
 RECORDED_STEPS = 8
