@@ -18,7 +18,7 @@ their own literals on purpose: a test that imported the fact it checks could not
 
 - :data:`BATCH`: images per training step on the digits, everywhere (notebook 5 onwards, and
   the batch the environment check times).
-- :data:`LORA_STEPS`, :data:`LORA_LR`: the LoRA recipe on the digits. Notebook 5 finds the
+- :data:`STEPS`, :data:`LORA_LR`: the LoRA recipe on the digits. Notebook 5 finds the
   learning rate with a small search; notebooks 6 and 7 and the budget exercise reuse it.
 - :data:`CODE_STEPS`, :data:`CODE_BATCH`, :data:`CODE_LEARNING_RATES`: notebook 8's recipe
   for adapting the tiny GPT to code (a different model and task, so a recipe of its own),
@@ -51,8 +51,9 @@ GPT_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 BATCH = 64
 """Images per training step on the digits (notebooks 5–9, the check's timed step)."""
 
-LORA_STEPS = 100
-"""Training steps of the digits' LoRA recipe (notebooks 5, 6, 7; the budget exercise)."""
+STEPS = 100
+"""Training steps on the digits: every method of notebook 5, the LoRA runs of notebooks 6
+and 7, the budget exercise."""
 
 LORA_LR = 1e-2
 """LoRA's learning rate on the digits: the winner of notebook 5's search (§2)."""

@@ -130,8 +130,9 @@ def _fill(model: nn.Module, state: dict[str, torch.Tensor], weights_path: Path,
     wrong = [f"{key}: file {tuple(state[key].shape)}, config {tuple(tensor.shape)}"
              for key, tensor in expected.items() if state[key].shape != tensor.shape]
     if wrong:
+        more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
         raise ValueError(f"{weights_path} does not fit the dimensions in {config_path}: "
-                         f"{'; '.join(wrong[:3])}{' …' if len(wrong) > 3 else ''}. The two "
+                         f"{'; '.join(wrong[:3])}{more}. The two "
                          f"files must come from the same save. {_RESTORE}")
     model.load_state_dict(state)
 
