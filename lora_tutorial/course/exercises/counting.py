@@ -16,10 +16,11 @@ different wrong number, and names the mistake.
 import numbers
 
 from . import ExerciseError, call_learner, checker
-from ..skeletons import GPT2_SMALL
+from ..facts import GPT2_SMALL
 
-_BLOCK = {"attn.q_proj": (768, 768), "attn.k_proj": (768, 768), "attn.v_proj": (768, 768),
-          "attn.o_proj": (768, 768), "fc1": (3072, 768), "fc2": (768, 3072)}
+_D, _F = GPT2_SMALL.d_model, GPT2_SMALL.d_ff   # 768, 3,072
+_BLOCK = {"attn.q_proj": (_D, _D), "attn.k_proj": (_D, _D), "attn.v_proj": (_D, _D),
+          "attn.o_proj": (_D, _D), "fc1": (_F, _D), "fc2": (_D, _F)}
 
 
 def gpt2_shapes() -> dict[str, tuple[int, int]]:
