@@ -31,11 +31,11 @@ import torch
 from lora_tutorial import (inject_lora, mark_only_lora_as_trainable, markdown_table,
                            merge_and_unload, optimizer_state_bytes, time_interleaved)
 from lora_tutorial.course.data import load_task
+from lora_tutorial.course.facts import BLOCK_LINEARS
 from lora_tutorial.course.models import load_pretrained
 from lora_tutorial.course.training import make_optimizer, train_step
 
 QV = ["q_proj", "v_proj"]
-BLOCK_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]
 
 
 def lora_model(targets: list[str], r: int) -> torch.nn.Module:

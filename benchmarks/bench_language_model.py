@@ -22,14 +22,13 @@ import torch
 
 from lora_tutorial.core.counting import markdown_table
 from lora_tutorial.core.inject import inject_lora, mark_only_lora_as_trainable
+from lora_tutorial.course.facts import CODE_BATCH, CODE_LEARNING_RATES, CODE_STEPS, GPT_LINEARS
 from lora_tutorial.course.measure import time_interleaved
 from lora_tutorial.course.models.gpt import load_pretrained_gpt
 from lora_tutorial.course.text import load_corpus, random_windows, validation_windows
 from lora_tutorial.course.training import evaluate_lm, lm_loss, make_optimizer, train_lm
 
-ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-METHODS = {"head/embedding only": 1e-2, "LoRA q,v (r=8)": 1e-2,
-           "LoRA all linears (r=8)": 1e-2, "full fine-tuning": 1e-3}
+METHODS = CODE_LEARNING_RATES
 """Each method with the learning rate notebook 8 uses for it."""
 
 
@@ -41,7 +40,7 @@ def prepare(name: str) -> torch.nn.Module:
         for param_name, param in model.named_parameters():
             param.requires_grad = param_name.startswith(("embed_tokens", "pos_embed", "lm_head"))
     elif name.startswith("LoRA"):
-        inject_lora(model, ["q_proj", "v_proj"] if "q,v" in name else ALL_LINEARS, r=8,
+        inject_lora(model, ["q_proj", "v_proj"] if "q,v" in name else GPT_LINEARS, r=8,
                     alpha=16)
         mark_only_lora_as_trainable(model)
     return model
@@ -74,7 +73,7 @@ def seed_spread(seeds: list[int]) -> dict[str, dict[str, list[float]]]:
     for seed in seeds:
         for name, lr in METHODS.items():
             model = prepare(name)
-            train_lm(model, code_train, steps=30, lr=lr, batch_size=16, seed=seed,
+            train_lm(model, code_train, steps=CODE_STEPS, lr=lr, batch_size=CODE_BATCH, seed=seed,
                      desc=f"{name}, seed {seed}")
             for domain in ("code", "docs"):
                 losses[name][domain].append(evaluate_lm(model, val[domain]))
@@ -83,7 +82,7 @@ def seed_spread(seeds: list[int]) -> dict[str, dict[str, list[float]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=16, help="windows per timed step")
+    parser.add_argument("--batch", type=int, default=CODE_BATCH, help="windows per timed step")
     parser.add_argument("--repeats", type=int, default=20, help="interleaved rounds")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="data seeds for the loss spread")

@@ -19,13 +19,12 @@ from torch import nn
 from lora_tutorial import inject_lora, mark_only_lora_as_trainable, markdown_table
 from lora_tutorial import time_interleaved
 from lora_tutorial.course.data import load_task
+from lora_tutorial.course.facts import BLOCK_LINEARS
 from lora_tutorial.core.dora import DoRALinear
 from lora_tutorial.core.layers import LoRALinear
 from lora_tutorial.course.models import load_pretrained
 from lora_tutorial.variants.quantize import Linear4bit, quantize_base_layers
 from lora_tutorial.course.training import make_optimizer, train_step
-
-BLOCK_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]
 
 
 def inference(module: torch.nn.Module, x: torch.Tensor):

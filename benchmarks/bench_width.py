@@ -37,10 +37,9 @@ from torch import nn
 from lora_tutorial import (inject_lora, mark_only_lora_as_trainable, markdown_table,
                            time_interleaved)
 from lora_tutorial.course.data import load_task
+from lora_tutorial.course.facts import BATCH, BLOCK_LINEARS, GPT2_SMALL
 from lora_tutorial.course.models import load_pretrained
 from lora_tutorial.course.training import make_optimizer, train_step
-
-BLOCK_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]
 
 
 class GPT2BlockLinears(nn.Module):
@@ -50,12 +49,12 @@ class GPT2BlockLinears(nn.Module):
     changes, the linear layers, and keeps everything else small.
     """
 
-    def __init__(self, d: int = 768):
+    def __init__(self, d: int = GPT2_SMALL.d_model, d_ff: int = GPT2_SMALL.d_ff):
         super().__init__()
         self.c_attn = nn.Linear(d, 3 * d)
         self.attn_proj = nn.Linear(d, d)
-        self.c_fc = nn.Linear(d, 4 * d)
-        self.mlp_proj = nn.Linear(4 * d, d)
+        self.c_fc = nn.Linear(d, d_ff)
+        self.mlp_proj = nn.Linear(d_ff, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.c_attn(x).chunk(3, dim=-1)
@@ -92,12 +91,13 @@ def cases(args) -> dict[str, tuple]:
         x, y = token_batch(width, args.tokens, width)
         out[f"width {width}: 2 layers of {width}×{width}"] = (lambda w=width: stack(w),
                                                                ["0", "2"], x, y)
-    x, y = token_batch(768, args.tokens, 768)
-    out["GPT-2-small block (d = 768, MLP 3,072)"] = (
+    d, d_ff = GPT2_SMALL.d_model, GPT2_SMALL.d_ff
+    x, y = token_batch(d, args.tokens, d)
+    out[f"GPT-2-small block (d = {d}, MLP {d_ff:,d})"] = (
         GPT2BlockLinears, ["c_attn", "attn_proj", "c_fc", "mlp_proj"], x, y)
     task = load_task("rotated")
-    out["course model (d = 64), 64 images, LoRA on every block linear"] = (
-        lambda: load_pretrained("cpu"), BLOCK_LINEARS, task.x_train[:64], task.y_train[:64])
+    out[f"course model (d = 64), {BATCH} images, LoRA on every block linear"] = (
+        lambda: load_pretrained("cpu"), BLOCK_LINEARS, task.x_train[:BATCH], task.y_train[:BATCH])
     return out
 
 

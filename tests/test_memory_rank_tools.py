@@ -19,8 +19,8 @@ from lora_tutorial.course.widgets.rank import RankExplorer, load_image_matrix, r
 def test_lora_counts_match_the_published_numbers():
     # PEFT's LLaMA-2-7B line and the LoRA paper's GPT-3 count (r=8 on Wq, Wv).
     assert lora_qv_parameters(PRESETS["LLaMA-2-7B"], 8) == 4_194_304
-    assert lora_qv_parameters(PRESETS["GPT-3 (175B)"], 8) == 37_748_736
-    assert lora_qv_parameters(PRESETS["GPT-3 (175B)"], 1) == 4_718_592
+    assert lora_qv_parameters(PRESETS["GPT-3 175B"], 8) == 37_748_736
+    assert lora_qv_parameters(PRESETS["GPT-3 175B"], 1) == 4_718_592
 
 
 def test_memory_breakdown_bytes_per_parameter():
@@ -39,7 +39,7 @@ def test_memory_breakdown_bytes_per_parameter():
 def test_estimate_shape_recovers_known_models():
     llama13 = estimate_shape(13e9)
     assert (llama13.d_model, llama13.n_layers) == (5120, 40)  # LLaMA-2-13B's real shape
-    gpt3 = estimate_shape(PRESETS["GPT-3 (175B)"].n_params)
+    gpt3 = estimate_shape(PRESETS["GPT-3 175B"].n_params)
     assert (gpt3.d_model, gpt3.n_layers) == (12288, 96)
 
 
@@ -48,7 +48,7 @@ def test_memory_explorer_reacts_to_its_controls():
     assert "107.81 GB" in explorer.table.value  # LLaMA-2-7B, mixed precision, 16 B/param
     image, table, note = bytes(explorer.image.value), explorer.table.value, explorer.note.value
     assert image.startswith(b"\x89PNG")
-    explorer.preset.value = "GPT-3 (175B)"
+    explorer.preset.value = "GPT-3 175B"
     assert explorer.table.value != table and bytes(explorer.image.value) != image
     assert "37,748,736" in explorer.note.value
     explorer.r.value = 1

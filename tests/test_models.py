@@ -85,3 +85,20 @@ def test_save_then_load_round_trips(tmp_path):
 def test_config_rejects_heads_that_do_not_divide_dim():
     with pytest.raises(ValueError):
         TinyViT(TinyViTConfig(dim=30, heads=4))
+
+
+def test_every_course_transformer_attends_with_the_one_attention_module():
+    from lora_tutorial.course.models.attention import Attention
+    from lora_tutorial.course.models.gpt import CausalSelfAttention, TinyGPT, TinyGPTConfig
+    from lora_tutorial.course.models.toy import ToyTransformer
+    from lora_tutorial.course.skeletons import DecoderSkeleton
+    from lora_tutorial.course.facts import DecoderShape
+    vit = TinyViT(TinyViTConfig(dim=8, depth=1, heads=2))
+    gpt = TinyGPT(TinyGPTConfig(context=4, dim=8, depth=1, heads=2, mlp_hidden=8))
+    skeleton = DecoderSkeleton(DecoderShape(1, 8, 16, 10, 4))
+    modules = [vit.blocks[0].attn, gpt.layers[0].self_attn, ToyTransformer().blocks[0].attn,
+               skeleton.blocks[0].attn]
+    assert all(type(m) in (Attention, CausalSelfAttention) for m in modules)
+    assert isinstance(gpt.layers[0].self_attn, Attention)
+    assert [m.causal for m in modules] == [False, True, False, False]
+    assert gpt.layers[0].self_attn.q_proj.bias is None and vit.blocks[0].attn.q_proj.bias is not None

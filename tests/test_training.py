@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from refusal import unchanged
 from tools import pretrain
 from lora_tutorial.course.data import load_task
 from lora_tutorial.course.models import TinyViT, TinyViTConfig, load_pretrained, load_pretrained_info
@@ -220,3 +221,22 @@ def test_evaluate_lm_is_the_mean_over_every_prediction_whatever_the_batching():
         whole = lm_loss(model, windows).item()
     assert abs(evaluate_lm(model, windows, batch_size=3) - whole) < 1e-5
     assert abs(evaluate_lm(model, windows, batch_size=256) - whole) < 1e-5
+
+
+def test_train_with_our_own_optimizer_gives_the_same_losses_and_keeps_its_state():
+    task = load_task("rotated")
+    by_rate = train(load_pretrained("cpu"), task, steps=6, lr=3e-3, seed=1, progress=False)
+    model = load_pretrained("cpu")
+    optimizer = make_optimizer(model, lr=3e-3)
+    assert train(model, task, steps=6, seed=1, progress=False, optimizer=optimizer) == by_rate
+    assert all(optimizer.state[p]["step"] == 6 for p in model.parameters())
+
+
+@pytest.mark.parametrize("setting", [{"lr": 1e-2}, {"weight_decay": 0.1}])
+def test_train_refuses_an_optimizer_together_with_its_settings(setting):
+    model = load_pretrained("cpu")
+    optimizer = make_optimizer(model, lr=1e-3)
+    with unchanged(model), pytest.raises(ValueError, match="optimizer already has its own"):
+        train(model, load_task("rotated"), steps=2, progress=False, optimizer=optimizer,
+              **setting)
+    assert optimizer.state == {}

@@ -1,4 +1,5 @@
-"""The quantization explorer (lora_tutorial.course.widgets.variants)."""
+"""The quantization explorer (lora_tutorial.course.widgets.variants), and the one pattern
+every explorer follows."""
 
 import pytest
 import torch
@@ -38,3 +39,22 @@ def test_summary_line():
     assert quantization_summary(4, 64, {"NormalFloat": 0.0912, "integer": 0.1}) == (
         "4-bit codes, blocks of 64: 4.50 bits per weight (4 + 32/64 for the fp32 scale) · "
         "relative error: NormalFloat 9.1%, integer 10.0%")
+
+
+def test_every_explorer_redraws_with_update_and_leaves_no_pyplot_figure():
+    import matplotlib.pyplot as plt
+    from lora_tutorial.course.widgets.counting import LoRACalculator
+    from lora_tutorial.course.widgets.lora_layer import LoRALayerExplorer
+    from lora_tutorial.course.widgets.memory import MemoryExplorer
+    open_before = plt.get_fignums()
+    explorers = [LoRACalculator(), LoRALayerExplorer(), MemoryExplorer(),
+                 QuantizationExplorer(_weight(), bits=4, block_size=64, name="test")]
+    for explorer in explorers:
+        explorer.update()
+        assert bytes(explorer.image.value).startswith(b"\x89PNG")
+    calculator, layer = explorers[0], explorers[1]
+    before = calculator.table.value, layer.summary.value
+    calculator.r.value, layer.r.value = 64, 16      # a control's change redraws via update()
+    assert (calculator.table.value, layer.summary.value) != before
+    assert [m for m in ("_update", "_on_change") if any(hasattr(e, m) for e in explorers)] == []
+    assert plt.get_fignums() == open_before

@@ -1,48 +1,14 @@
-"""A tiny transformer-shaped model for the package's tests (a few thousand parameters)."""
+"""The course's toy transformer, seeded, with inputs and helpers for the package's tests."""
 
 import torch
 from torch import nn
 
-
-class ToyAttention(nn.Module):
-    def __init__(self, d: int):
-        super().__init__()
-        self.q_proj, self.k_proj = nn.Linear(d, d), nn.Linear(d, d)
-        self.v_proj, self.o_proj = nn.Linear(d, d), nn.Linear(d, d)
-
-    def forward(self, x):
-        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        weights = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
-        return self.o_proj(weights @ v)
+from lora_tutorial.course.models.toy import ToyTransformer
 
 
-class ToyBlock(nn.Module):
-    def __init__(self, d: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(d)
-        self.attn = ToyAttention(d)
-        self.fc1, self.fc2 = nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
-
-    def forward(self, x):
-        x = x + self.attn(self.norm(x))
-        return x + self.fc2(torch.relu(self.fc1(x)))
-
-
-class ToyModel(nn.Module):
-    def __init__(self, d: int = 8, n_blocks: int = 2, n_classes: int = 3):
-        super().__init__()
-        self.blocks = nn.ModuleList(ToyBlock(d) for _ in range(n_blocks))
-        self.head = nn.Linear(d, n_classes)
-
-    def forward(self, x):
-        for block in self.blocks:
-            x = block(x)
-        return self.head(x.mean(dim=1))
-
-
-def toy_model(seed: int = 0, **kwargs) -> ToyModel:
+def toy_model(seed: int = 0, **kwargs) -> ToyTransformer:
     torch.manual_seed(seed)
-    return ToyModel(**kwargs)
+    return ToyTransformer(**kwargs)
 
 
 def toy_input(seed: int = 1, batch: int = 4, tokens: int = 5, d: int = 8) -> torch.Tensor:

@@ -6,47 +6,30 @@ parameters and to inject LoRA exactly as one would into the real model.
 
 The skeleton follows the GPT layout (Radford et al., 2019; Brown et al., 2020) with the
 attention projections as separate ``nn.Linear`` layers named like LLaMA's (``q_proj``,
-``k_proj``, ``v_proj``, ``o_proj``), so targeting only ``Wq`` and ``Wv``, as the LoRA paper
-does, is a plain list of names (GPT-2's fused ``c_attn`` needs loralib's ``MergedLinear`` for
-that). The parameter count is the same as the fused layout GPT-2 uses.
+``k_proj``, ``v_proj``, ``o_proj``: the course's one
+:class:`~lora_tutorial.course.models.attention.Attention`), so targeting only ``Wq`` and
+``Wv``, as the LoRA paper does, is a plain list of names (GPT-2's fused ``c_attn`` needs
+loralib's ``MergedLinear`` for that). The parameter count is the same as the fused layout
+GPT-2 uses. The shapes themselves (:data:`GPT2_SMALL`, :data:`GPT3_175B`, …) live in
+:mod:`lora_tutorial.course.facts`.
 """
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .facts import GPT2_SMALL, GPT3_175B, DecoderShape
+from .models.attention import Attention
 
-@dataclass(frozen=True)
-class DecoderShape:
-    """The published shape of a decoder-only transformer."""
-
-    n_layers: int
-    d_model: int
-    d_ff: int
-    vocab_size: int
-    n_positions: int
-
-
-# GPT-2 small (124M) and GPT-3 175B (Brown et al., 2020, table 2.1).
-GPT2_SMALL = DecoderShape(n_layers=12, d_model=768, d_ff=3072, vocab_size=50257,
-                          n_positions=1024)
-GPT3_175B = DecoderShape(n_layers=96, d_model=12288, d_ff=49152, vocab_size=50257,
-                         n_positions=2048)
-
-
-class Attention(nn.Module):
-    def __init__(self, d: int):
-        super().__init__()
-        self.q_proj, self.k_proj = nn.Linear(d, d), nn.Linear(d, d)
-        self.v_proj, self.o_proj = nn.Linear(d, d), nn.Linear(d, d)
+__all__ = ["GPT2_SMALL", "GPT3_175B", "DecoderShape", "DecoderSkeleton", "meta_skeleton"]
 
 
 class Block(nn.Module):
+    """GPT-2's block: LayerNorm, attention, LayerNorm, the MLP's ``fc1`` and ``fc2``."""
+
     def __init__(self, shape: DecoderShape):
         super().__init__()
         self.ln_1 = nn.LayerNorm(shape.d_model)
-        self.attn = Attention(shape.d_model)
+        self.attn = Attention(shape.d_model, heads=1)  # the head count adds no parameters
         self.ln_2 = nn.LayerNorm(shape.d_model)
         self.fc1 = nn.Linear(shape.d_model, shape.d_ff)
         self.fc2 = nn.Linear(shape.d_ff, shape.d_model)
@@ -60,6 +43,10 @@ class DecoderSkeleton(nn.Module):
 
     def __init__(self, shape: DecoderShape):
         super().__init__()
+        if shape.feed_forward != "gelu":
+            raise ValueError(f"The skeleton has GPT's layout (fc1, fc2, LayerNorms, tied output "
+                             f"layer); a shape with feed_forward={shape.feed_forward!r} has "
+                             "another. Count it with shape.n_params instead.")
         self.wte = nn.Embedding(shape.vocab_size, shape.d_model)
         self.wpe = nn.Embedding(shape.n_positions, shape.d_model)
         self.blocks = nn.ModuleList(Block(shape) for _ in range(shape.n_layers))

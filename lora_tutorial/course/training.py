@@ -22,7 +22,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import TaskData
-from .models.vit import WEIGHTS_DIR
+from .facts import BATCH
+from .models.hub import WEIGHTS_DIR
 from .text import random_windows
 
 RECORDED_STEPS = 8
@@ -79,23 +80,34 @@ def batch_indices(n: int, batch_size: int, steps: int, seed: int) -> list[torch.
     return batches[:steps]
 
 
-def train(model: nn.Module, task_data: TaskData, steps: int = 200, lr: float = 1e-3,
-          batch_size: int = 64, seed: int = 0, device: str | torch.device | None = None,
-          progress: bool = True, weight_decay: float = 0.0) -> list[float]:
+def train(model: nn.Module, task_data: TaskData, steps: int = 200, lr: float | None = None,
+          batch_size: int = BATCH, seed: int = 0, device: str | torch.device | None = None,
+          progress: bool = True, weight_decay: float | None = None,
+          optimizer: torch.optim.Optimizer | None = None) -> list[float]:
     """Train ``model`` on ``task_data``'s training set; return the loss of every step.
 
-    Only parameters with ``requires_grad=True`` are optimised (AdamW). The batches come
-    from a seeded generator and the global seed is set to ``seed`` too (for anything random
-    inside the model, such as LoRA dropout), so the same model, data and ``seed`` give the
-    same losses. Seed *before* adding LoRA layers as well: their ``A`` starts random.
-    ``device`` defaults to wherever the model already is (``load_pretrained`` puts it on
-    :func:`~lora_tutorial.course.device.get_device`). The model is left in eval mode.
+    Only parameters with ``requires_grad=True`` are optimised: by AdamW at ``lr`` (default
+    1e-3) with ``weight_decay`` (default 0), or by an ``optimizer`` you made yourself (say
+    with :func:`make_optimizer`), which you then still hold after training, to read its
+    state, as notebook 5 does to measure Adam's memory. Give either the optimizer or its
+    settings, not both. The batches come from a seeded generator and the global seed is set
+    to ``seed`` too (for anything random inside the model, such as LoRA dropout), so the same
+    model, data and ``seed`` give the same losses. Seed *before* adding LoRA layers as well:
+    their ``A`` starts random. ``device`` defaults to wherever the model already is
+    (``load_pretrained`` puts it on :func:`~lora_tutorial.course.device.get_device`). The
+    model is left in eval mode.
     """
+    if optimizer is not None and (lr is not None or weight_decay is not None):
+        raise ValueError("train got an optimizer and lr or weight_decay: the optimizer "
+                         "already has its own. Set them when you make the optimizer "
+                         "(make_optimizer(model, lr, weight_decay)), or leave optimizer out.")
     torch.manual_seed(seed)
     device = torch.device(device) if device is not None else model_device(model)
     model.to(device).train()
     x, y = task_data.x_train.to(device), task_data.y_train.to(device)
-    optimizer = make_optimizer(model, lr, weight_decay)
+    if optimizer is None:
+        optimizer = make_optimizer(model, 1e-3 if lr is None else lr,
+                                   0.0 if weight_decay is None else weight_decay)
     losses = []
     bar = tqdm(batch_indices(len(y), batch_size, steps, seed), desc=f"train {task_data.name}",
                leave=False, disable=not progress)

@@ -5,8 +5,9 @@ Every checker has exactly three outcomes, so a notebook can always be run top to
 - **correct**: it prints one line that starts with ``✓ Correct`` and returns a true
   :class:`Outcome`;
 - **wrong**: it raises :class:`ExerciseError`, whose message says what is wrong and how to
-  fix it (checks are explicit ``raise`` statements, never ``assert``, which ``python -O``
-  would strip);
+  fix it, in one of two ways: ``require(condition, message)``, or ``raise
+  ExerciseError(message)`` where a branch has already decided (never ``assert``, which
+  ``python -O`` would strip);
 - **not attempted** (the learner's copy, run as shipped: the function still raises
   ``NotImplementedError`` or a name is still ``...``): it prints one line that starts with
   ``○ Not attempted yet`` and returns a false :class:`Outcome`; the notebook then goes on

@@ -19,6 +19,7 @@ import torch
 
 from ...core.counting import count_parameters
 from ..data import TaskData, load_task
+from ..facts import LORA_LR, STEPS
 from ...core.inject import inject_lora, lora_layers, mark_only_lora_as_trainable
 from ..models import load_pretrained
 from ..training import evaluate, train
@@ -30,8 +31,9 @@ BUDGET = 2_048
 TARGET = 0.90
 """The mean test accuracy on the rotated digits that the choice must reach."""
 
-ALPHA, STEPS, LR, FIT_SIZE = 16, 100, 1e-2, 1_000
-SEEDS = (0, 1)
+ALPHA, FIT_SIZE, SEEDS = 16, 1_000, (0, 1)
+LR = LORA_LR
+"""Notebook 5's LoRA learning rate (with :data:`STEPS`, from :mod:`lora_tutorial.course.facts`)."""
 
 
 def fit_split(task: TaskData) -> TaskData:

@@ -16,10 +16,11 @@ different wrong number, and names the mistake.
 import numbers
 
 from . import ExerciseError, call_learner, checker
-from ..skeletons import GPT2_SMALL
+from ..facts import GPT2_SMALL
 
-_BLOCK = {"attn.q_proj": (768, 768), "attn.k_proj": (768, 768), "attn.v_proj": (768, 768),
-          "attn.o_proj": (768, 768), "fc1": (3072, 768), "fc2": (768, 3072)}
+_D, _F = GPT2_SMALL.d_model, GPT2_SMALL.d_ff   # 768, 3,072
+_BLOCK = {"attn.q_proj": (_D, _D), "attn.k_proj": (_D, _D), "attn.v_proj": (_D, _D),
+          "attn.o_proj": (_D, _D), "fc1": (_F, _D), "fc2": (_D, _F)}
 
 
 def gpt2_shapes() -> dict[str, tuple[int, int]]:
@@ -28,21 +29,17 @@ def gpt2_shapes() -> dict[str, tuple[int, int]]:
             for name, shape in _BLOCK.items()}
 
 
-def _fail(message: str) -> None:
-    raise ExerciseError(message)
-
-
 def _call(fn, shapes, r, targets):
     result = call_learner(fn, dict(shapes), r, list(targets),
                           context=f"lora_param_count(shapes, r={r}, targets={targets})")
     if isinstance(result, bool) or not isinstance(result, numbers.Integral):
         if hasattr(result, "item") and float(result) == int(result):
-            _fail(f"Return a plain Python int (got {type(result).__name__}); "
-                  "call int(...) on it.")
+            raise ExerciseError(f"Return a plain Python int (got {type(result).__name__}); "
+                                "call int(...) on it.")
         if isinstance(result, float) and result.is_integer():
-            _fail(f"Return an int, not the float {result}: parameter counts are whole "
-                  "numbers (use integer arithmetic, no '/').")
-        _fail(f"lora_param_count should return an int, got {result!r}.")
+            raise ExerciseError(f"Return an int, not the float {result}: parameter counts are "
+                                f"whole " "numbers (use integer arithmetic, no '/').")
+        raise ExerciseError(f"lora_param_count should return an int, got {result!r}.")
     return int(result)
 
 
@@ -63,8 +60,8 @@ def _one_matrix(fn, d: int, k: int, r: int) -> None:
         r * r * (d + k): "that is r²·(d+k): multiply by r once",
     }
     reason = mistakes.get(got, "it should be r·(d+k): A is r×k and B is d×r")
-    _fail(f"For one {d}×{k} weight at r={r} you returned {got:,d}, expected "
-          f"{expected:,d}: {reason}.")
+    raise ExerciseError(f"For one {d}×{k} weight at r={r} you returned {got:,d}, expected "
+                        f"{expected:,d}: {reason}.")
 
 
 @checker("write lora_param_count above")
@@ -79,26 +76,30 @@ def check_lora_param_count(fn) -> str:
     if got != expected:
         every = sum(2 * (d + k) for d, k in block.values())
         if got == every:
-            _fail(f"You counted every layer ({got:,d}); only those whose name ends in a "
-                  f"target (here q_proj and v_proj) are adapted: expected {expected:,d}.")
+            raise ExerciseError(f"You counted every layer ({got:,d}); only those whose name ends "
+                                f"in a target (here q_proj and v_proj) are adapted: expected "
+                                f"{expected:,d}.")
         if got == 0:
-            _fail("No layer matched the targets. Names are dotted ('blocks.0.attn.q_proj'); "
-                  "compare their last part, name.split('.')[-1], with the targets.")
-        _fail(f"For one GPT-2 block with targets q_proj, v_proj at r=2 you returned {got:,d}, "
-              f"expected {expected:,d} = 2 layers × 2·(768+768).")
+            raise ExerciseError("No layer matched the targets. Names are dotted "
+                                "('blocks.0.attn.q_proj'); compare their last part, "
+                                "name.split('.')[-1], with the targets.")
+        raise ExerciseError(f"For one GPT-2 block with targets q_proj, v_proj at r=2 you returned "
+                            f"{got:,d}, expected {expected:,d} = 2 layers × 2·(768+768).")
 
     shapes = gpt2_shapes()
     got = _call(fn, shapes, 8, ["q_proj", "v_proj"])
     expected = 12 * 2 * 8 * (768 + 768)
     if got != expected:
-        _fail(f"For all of GPT-2 small (12 blocks), q_proj and v_proj at r=8, you returned "
-              f"{got:,d}, expected {expected:,d}. Does your function add up every block?")
+        raise ExerciseError(f"For all of GPT-2 small (12 blocks), q_proj and v_proj at r=8, you "
+                            f"returned {got:,d}, expected {expected:,d}. Does your function add "
+                            f"up every block?")
     got = _call(fn, shapes, 4, ["fc1", "fc2"])
     expected = 12 * 2 * 4 * (3072 + 768)
     if got != expected:
-        _fail(f"For GPT-2 small's fc1 and fc2 at r=4 you returned {got:,d}, expected "
-              f"{expected:,d}. Targets can be any layer names, not only attention ones.")
+        raise ExerciseError(f"For GPT-2 small's fc1 and fc2 at r=4 you returned {got:,d}, "
+                            f"expected {expected:,d}. Targets can be any layer names, not only "
+                            f"attention ones.")
     if _call(fn, shapes, 8, ["no_such_layer"]) != 0:
-        _fail("A target that matches no layer should add nothing (return 0 when nothing "
-              "matches).")
+        raise ExerciseError("A target that matches no layer should add nothing (return 0 when "
+                            "nothing matches).")
     return "r·(d+k) for every weight whose name ends in a target, summed over all layers."

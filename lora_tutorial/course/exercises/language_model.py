@@ -15,14 +15,15 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..facts import CODE_BATCH, CODE_LEARNING_RATES, CODE_STEPS
 from ..models.gpt import load_pretrained_gpt
 from ..text import load_corpus, validation_windows
 from ..training import evaluate_lm, train_lm
 from . import checker, call_learner, require
 
-STEPS = 30
-LR = 1e-2
-BATCH_SIZE = 16
+STEPS = CODE_STEPS
+LR = CODE_LEARNING_RATES["LoRA q,v (r=8)"]
+BATCH_SIZE = CODE_BATCH
 BUDGET = 8_192
 TARGET = 1.83
 VALIDATION_WINDOWS = 128

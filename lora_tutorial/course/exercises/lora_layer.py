@@ -19,28 +19,26 @@ from . import ExerciseError, call_learner, checker
 D, K, R, ALPHA = 6, 10, 4, 8  # non-square, and alpha/r = 2 differs from 1, alpha/√r and r/alpha
 
 
-def _fail(message: str) -> None:
-    raise ExerciseError(message)
-
-
 def _find(layer: nn.Module, names: tuple[str, ...], what: str):
     for name in names:
         if hasattr(layer, name):
             return name, getattr(layer, name)
-    _fail(f"Your layer has no attribute {' or '.join(repr(n) for n in names)}: store {what} "
-          f"as self.{names[0]} so the checker (and a reader) can find it.")
+    raise ExerciseError(f"Your layer has no attribute {' or '.join(repr(n) for n in names)}: "
+                        f"store {what} as self.{names[0]} so the checker (and a reader) can find "
+                        f"it.")
 
 
 def _weight(value, name: str) -> torch.Tensor:
     if isinstance(value, nn.Linear):
         if value.bias is not None:
-            _fail(f"self.{name} is an nn.Linear with a bias. LoRA's A and B have no bias "
-                  "(nn.Linear(..., bias=False)): the update is exactly B·A.")
+            raise ExerciseError(f"self.{name} is an nn.Linear with a bias. LoRA's A and B have no "
+                                "bias (nn.Linear(..., bias=False)): the update is exactly "
+                                "B·A.")
         return value.weight
     if isinstance(value, torch.Tensor):
         return value
-    _fail(f"self.{name} should be an nn.Parameter (or a bias-free nn.Linear), got "
-          f"{type(value).__name__}.")
+    raise ExerciseError(f"self.{name} should be an nn.Parameter (or a bias-free nn.Linear), got "
+                        f"{type(value).__name__}.")
 
 
 def _parts(layer: nn.Module):
@@ -56,8 +54,8 @@ def _build(cls, base: nn.Linear, dropout: float) -> nn.Module:
         return call_learner(cls, base, R, ALPHA, dropout=dropout, context=f"Calling {call}")
     except ExerciseError as error:
         if isinstance(error.__cause__, TypeError):
-            _fail(f"Calling {call} failed ({error.__cause__}). The signature should be "
-                  "__init__(self, base, r, alpha, dropout).")
+            raise ExerciseError(f"Calling {call} failed ({error.__cause__}). The signature should "
+                                f"be " "__init__(self, base, r, alpha, dropout).")
         raise
 
 
@@ -87,56 +85,62 @@ def check_lora_layer(cls) -> str:
     w0 = base.weight.detach().clone()
     layer = _build(cls, base, dropout=0.0)
     if not isinstance(layer, nn.Module):
-        _fail("Your class should subclass nn.Module (call super().__init__() first), so "
-              "that A and B are registered as parameters and .train()/.eval() work.")
+        raise ExerciseError("Your class should subclass nn.Module (call super().__init__() "
+                            "first), so that A and B are registered as parameters and "
+                            ".train()/.eval() work.")
     base_part, a_name, A, b_name, B = _parts(layer)
 
     if any(p.requires_grad for p in base_part.parameters()):
-        _fail("The base layer is not frozen: its weight still has requires_grad=True, so "
-              "W0 would get gradients and optimizer state and be changed by training — "
-              "exactly what LoRA avoids. Call base.requires_grad_(False).")
+        raise ExerciseError("The base layer is not frozen: its weight still has "
+                            "requires_grad=True, so W0 would get gradients and optimizer state "
+                            "and be changed by training — exactly what LoRA avoids. Call "
+                            "base.requires_grad_(False).")
     if not torch.equal(base_part.weight.detach(), w0):
-        _fail("The base weight changed when your layer was built. LoRA keeps W0 exactly as "
-              "pretrained; only A and B are new.")
+        raise ExerciseError("The base weight changed when your layer was built. LoRA keeps W0 "
+                            "exactly as pretrained; only A and B are new.")
     trainable = {id(p) for p in layer.parameters() if p.requires_grad}
     for name, w in ((a_name, A), (b_name, B)):
         if id(w) not in trainable:
-            _fail(f"self.{name} is not a trainable parameter of the layer. Wrap it in "
-                  "nn.Parameter (assigned as an attribute) so the optimizer sees it.")
+            raise ExerciseError(f"self.{name} is not a trainable parameter of the layer. Wrap it "
+                                f"in " "nn.Parameter (assigned as an attribute) so the optimizer "
+                                "sees it.")
 
     if tuple(A.shape) != (R, K):
         hint = (" It looks transposed." if tuple(A.shape) == (K, R) else "")
-        _fail(f"A has shape {tuple(A.shape)}, expected r×k = ({R}, {K}) for a base layer with "
-              f"k={K} inputs and d={D} outputs: A maps the k inputs down to r numbers.{hint}")
+        raise ExerciseError(f"A has shape {tuple(A.shape)}, expected r×k = ({R}, {K}) for a base "
+                            f"layer with k={K} inputs and d={D} outputs: A maps the k inputs down "
+                            f"to r numbers.{hint}")
     if tuple(B.shape) != (D, R):
         hint = (" It looks transposed." if tuple(B.shape) == (R, D) else "")
-        _fail(f"B has shape {tuple(B.shape)}, expected d×r = ({D}, {R}): B maps the r numbers "
-              f"back up to the d outputs, so B·A has W0's shape d×k.{hint}")
+        raise ExerciseError(f"B has shape {tuple(B.shape)}, expected d×r = ({D}, {R}): B maps "
+                            f"the r numbers back up to the d outputs, so B·A has W0's shape "
+                            f"d×k.{hint}")
 
     if torch.count_nonzero(B.detach()) > 0:
-        _fail("Your B is not zero-initialised, so the adapted model no longer starts equal to "
-              "the base: before any training, B·A ≠ 0 already changes every output. "
-              "Initialise B with zeros (nn.init.zeros_).")
+        raise ExerciseError("Your B is not zero-initialised, so the adapted model no longer "
+                            "starts equal to the base: before any training, B·A ≠ 0 already "
+                            "changes every output. Initialise B with zeros (nn.init.zeros_).")
     if torch.count_nonzero(A.detach()) == 0:
-        _fail("Your A is all zeros. With A = 0 and B = 0, both gradients are zero "
-              "(B's gradient needs A·x, A's needs B), so the adapter never learns. "
-              "Initialise A randomly (nn.init.kaiming_uniform_(A, a=math.sqrt(5))).")
+        raise ExerciseError("Your A is all zeros. With A = 0 and B = 0, both gradients are zero "
+                            "(B's gradient needs A·x, A's needs B), so the adapter never learns. "
+                            "Initialise A randomly (nn.init.kaiming_uniform_(A, a=math.sqrt(5))).")
 
     x = torch.randn(5, K, generator=generator)
     layer.eval()
     with torch.no_grad():
         start = _forward(layer, x)
         if start.shape != (5, D):
-            _fail(f"forward returned shape {tuple(start.shape)} for an input of shape (5, {K}); "
-                  f"expected (5, {D}), like the base layer's output.")
+            raise ExerciseError(f"forward returned shape {tuple(start.shape)} for an input of "
+                                f"shape (5, {K}); expected (5, {D}), like the base layer's output.")
         if torch.count_nonzero(start) == 0:
-            _fail("With B = 0 your layer returns zeros: forward must add the frozen path "
-                  "base(x) — LoRA adds an update to the pretrained layer, it does not "
-                  "replace it.")
+            raise ExerciseError("With B = 0 your layer returns zeros: forward must add the frozen "
+                                "path base(x) — LoRA adds an update to the pretrained layer, it "
+                                "does not replace it.")
         if not torch.allclose(start, base(x), atol=1e-6):
-            _fail("With B = 0 your layer's output differs from the base layer's. At the start "
-                  "the LoRA path adds exactly zero, so forward must return base(x) + the LoRA "
-                  "term, nothing else (does forward use W0 through self.base?).")
+            raise ExerciseError("With B = 0 your layer's output differs from the base layer's. At "
+                                "the start the LoRA path adds exactly zero, so forward must "
+                                "return base(x) + the LoRA term, nothing else (does forward use "
+                                "W0 through self.base?).")
 
         # Now pretend B was trained, and compare against the formula and its usual mistakes.
         B.copy_(torch.randn(D, R, generator=generator) * 0.5)
@@ -158,9 +162,9 @@ def check_lora_layer(cls) -> str:
         "inverted": f"Your scaling is upside down: r/alpha instead of alpha/r = {ALPHA / R:g}.",
     }
     if found != "right":
-        _fail(messages.get(found, "With a non-zero B your output does not match "
-                           "base(x) + (alpha/r)·B·A·x. Check the order of the factors "
-                           "(x @ A.T @ B.T) and the scaling."))
+        raise ExerciseError(messages.get(found, "With a non-zero B your output does not match "
+                                         "base(x) + (alpha/r)·B·A·x. Check the order of the "
+                                         "factors (x @ A.T @ B.T) and the scaling."))
 
     # Dropout: only on the LoRA path, only in training mode.
     base = _base_layer(generator)
@@ -169,21 +173,22 @@ def check_lora_layer(cls) -> str:
     layer.train()
     with torch.no_grad():
         if not torch.allclose(_forward(layer, x), base(x), atol=1e-6):
-            _fail("In training mode, with B = 0, your layer's output differs from the base "
-                  "layer's: dropout seems to act on the base path (W0·x) too. LoRA's dropout "
-                  "regularises only the low-rank path, A·dropout(x); the frozen path must "
-                  "compute exactly what the pretrained layer computes.")
+            raise ExerciseError("In training mode, with B = 0, your layer's output differs from "
+                                "the base layer's: dropout seems to act on the base path (W0·x) "
+                                "too. LoRA's dropout regularises only the low-rank path, "
+                                "A·dropout(x); the frozen path must compute exactly what the "
+                                "pretrained layer computes.")
         B.copy_(torch.randn(D, R, generator=generator) * 0.5)
         first, second = _forward(layer, x), _forward(layer, x)
         if torch.equal(first, second):
-            _fail("With dropout=0.5 in training mode, two calls gave identical outputs: the "
-                  "dropout argument seems to be ignored. Apply nn.Dropout(dropout) to x on "
-                  "the LoRA path: B·A·dropout(x).")
+            raise ExerciseError("With dropout=0.5 in training mode, two calls gave identical "
+                                "outputs: the dropout argument seems to be ignored. Apply "
+                                "nn.Dropout(dropout) to x on the LoRA path: B·A·dropout(x).")
         layer.eval()
         expected = base(x) + (ALPHA / R) * (x @ A.T @ B.T)
         if not torch.allclose(_forward(layer, x), expected, atol=1e-5):
-            _fail("In eval mode your layer is not deterministic or not equal to "
-                  "base(x) + (alpha/r)·B·A·x: use nn.Dropout (which switches off in eval "
-                  "mode) rather than a hand-made random mask.")
+            raise ExerciseError("In eval mode your layer is not deterministic or not equal "
+                                "to base(x) + (alpha/r)·B·A·x: use nn.Dropout (which switches "
+                                "off in eval mode) rather than a hand-made random mask.")
     return ("W0 frozen, A r×k random, B d×r zero (the layer starts equal to the base), update "
             "scaled by alpha/r, dropout only on the LoRA path.")

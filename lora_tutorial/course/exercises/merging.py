@@ -21,10 +21,6 @@ from ...core.layers import LoRALinear
 D, K, R, ALPHA = 6, 10, 3, 12  # non-square, r ≠ d, k, and alpha/r = 4 differs from 1 and r/alpha
 
 
-def _fail(message: str) -> None:
-    raise ExerciseError(message)
-
-
 def _factors(d: int, k: int, r: int, seed: int):
     generator = torch.Generator().manual_seed(seed)
     w0 = torch.randn(d, k, generator=generator)
@@ -41,10 +37,11 @@ def _call(fn, w0, a, b, alpha, r):
     except ExerciseError as error:
         cause = str(error.__cause__)
         if "shapes cannot be multiplied" in cause or "size mismatch" in cause:
-            _fail(f"Your function raised a shape error ({cause}). The order of the factors "
-                  f"matters: A is r×k = {tuple(a.shape)} and B is d×r = {tuple(b.shape)}, so "
-                  f"A @ B multiplies ({r}×{k})·({d}×{r}), which only fits when k = d. The "
-                  f"update is B @ A: ({d}×{r})·({r}×{k}) = {d}×{k}, the shape of W0.")
+            raise ExerciseError(f"Your function raised a shape error ({cause}). The order of the "
+                                f"factors matters: A is r×k = {tuple(a.shape)} and B is d×r = "
+                                f"{tuple(b.shape)}, so A @ B multiplies ({r}×{k})·({d}×{r}), "
+                                f"which only fits when k = d. The update is B @ A: "
+                                f"({d}×{r})·({r}×{k}) = {d}×{k}, the shape of W0.")
         raise
 
 
@@ -56,24 +53,26 @@ def check_merge_weights(fn) -> str:
     result = _call(fn, w0, a, b, ALPHA, R)
 
     if not isinstance(result, torch.Tensor):
-        _fail(f"merge_weights should return the merged weight as a tensor, got "
-              f"{type(result).__name__}. Did you forget the return statement?")
+        raise ExerciseError(f"merge_weights should return the merged weight as a tensor, got "
+                            f"{type(result).__name__}. Did you forget the return statement?")
     changed_w0 = not torch.equal(w0, w0_before)
     if result is w0 or changed_w0:
-        _fail("Your function changed W0 in place (e.g. with W0 += ... or W0.add_(...)). "
-              "Merge into a new tensor (W = W0 + ...) and leave W0 alone: one frozen base is "
-              "shared by every task adapter, and a base that was silently modified can no "
-              "longer be unmerged, disabled or given another adapter.")
+        raise ExerciseError("Your function changed W0 in place (e.g. with W0 += ... or "
+                            "W0.add_(...)). Merge into a new tensor (W = W0 + ...) and leave W0 "
+                            "alone: one frozen base is shared by every task adapter, and a base "
+                            "that was silently modified can no longer be unmerged, disabled or "
+                            "given another adapter.")
     if not (torch.equal(a, a_before) and torch.equal(b, b_before)):
-        _fail("Your function changed A or B. Merging only reads the factors; keep them as "
-              "they are so that the merge can be undone (unmerge subtracts the same B·A).")
+        raise ExerciseError("Your function changed A or B. Merging only reads the factors; keep "
+                            "them as they are so that the merge can be undone (unmerge subtracts "
+                            "the same B·A).")
     if tuple(result.shape) != (D, K):
         if tuple(result.shape) == (K, D):
-            _fail(f"Your result has shape {tuple(result.shape)}, the transpose of W0's "
-                  f"({D}, {K}). PyTorch stores a weight as out×in (d×k), and the update "
-                  "B·A already has that shape: no .T is needed.")
-        _fail(f"Your result has shape {tuple(result.shape)}, but the merged weight must have "
-              f"W0's shape ({D}, {K}): W = W0 + (alpha/r)·B·A.")
+            raise ExerciseError(f"Your result has shape {tuple(result.shape)}, the transpose of "
+                                f"W0's ({D}, {K}). PyTorch stores a weight as out×in (d×k), and "
+                                f"the update " "B·A already has that shape: no .T is needed.")
+        raise ExerciseError(f"Your result has shape {tuple(result.shape)}, but the merged weight "
+                            f"must have W0's shape ({D}, {K}): W = W0 + (alpha/r)·B·A.")
 
     update = b @ a
     candidates = {
@@ -107,16 +106,18 @@ def check_merge_weights(fn) -> str:
         "unchanged": "Your result equals W0: the update was never added.",
     }
     if found != "right":
-        _fail(messages.get(found, "Your result does not equal W0 + (alpha/r)·B·A. Check "
-                                  "the order of the factors (B @ A) and the scaling."))
+        raise ExerciseError(messages.get(found, "Your result does not equal W0 + "
+                                         "(alpha/r)·B·A. Check the order of the factors (B @ A) "
+                                         "and the scaling."))
 
     # A square layer: here A @ B would not raise, so test a second case.
     w0, a, b = _factors(8, 8, 2, seed=1)
     result = _call(fn, w0.clone(), a, b, 4, 2)
     if (not torch.is_tensor(result) or tuple(result.shape) != (8, 8)
             or not torch.allclose(result, w0 + 2 * b @ a, atol=1e-5)):
-        _fail("Your function fails on a square 8×8 layer with r=2, alpha=4. Use only W0, A, "
-              "B, alpha and r (no fixed sizes) and compute W0 + (alpha/r)·(B @ A).")
+        raise ExerciseError("Your function fails on a square 8×8 layer with r=2, alpha=4. Use "
+                            "only W0, A, B, alpha and r (no fixed sizes) and compute W0 + "
+                            "(alpha/r)·(B @ A).")
 
     # The merged weight in a plain nn.Linear gives the LoRA layer's outputs.
     generator = torch.Generator().manual_seed(2)
@@ -132,7 +133,8 @@ def check_merge_weights(fn) -> str:
         merged.bias.copy_(layer.base_layer.bias)
         x = torch.randn(5, K, generator=generator)
         if not torch.allclose(merged(x), layer(x), atol=1e-5):
-            _fail("An nn.Linear holding your merged weight does not reproduce the LoRA "
-                  "layer's outputs. Check the order B @ A and the scaling alpha/r.")
+            raise ExerciseError("An nn.Linear holding your merged weight does not reproduce the "
+                                "LoRA layer's outputs. Check the order B @ A and the scaling "
+                                "alpha/r.")
     return ("W = W0 + (alpha/r)·B·A has W0's shape (d×k), W0 is left untouched, and a plain "
             "nn.Linear with W computes what the LoRA layer computes.")

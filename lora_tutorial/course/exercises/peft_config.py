@@ -19,10 +19,6 @@ TARGET_CALL = (f"inject_lora(model, target_modules={TARGETS}, r={R}, alpha={ALPH
 """The call whose PEFT equivalent the learner writes."""
 
 
-def _fail(message: str) -> None:
-    raise ExerciseError(message)
-
-
 def _adapted_by_peft(peft_model) -> list[str]:
     import peft
 
@@ -42,36 +38,40 @@ def _check_fields(config) -> None:
     r, alpha = config.r, config.lora_alpha
     if r != R:
         if r == ALPHA and alpha == R:
-            _fail(f"r and lora_alpha are swapped: the call has rank r={R} and alpha={ALPHA}, "
-                  f"so write r={R}, lora_alpha={ALPHA}.")
+            raise ExerciseError(f"r and lora_alpha are swapped: the call has rank r={R} and "
+                                f"alpha={ALPHA}, so write r={R}, lora_alpha={ALPHA}.")
         if r == 8:
-            _fail(f"r is 8, PEFT's default: did you forget to set it? The call uses r={R}.")
-        _fail(f"r is {r!r}, but the call uses rank r={R}.")
+            raise ExerciseError(f"r is 8, PEFT's default: did you forget to set it? The call uses "
+                                f"r={R}.")
+        raise ExerciseError(f"r is {r!r}, but the call uses rank r={R}.")
     if alpha != ALPHA:
         if alpha == ALPHA / R:
-            _fail(f"lora_alpha is {alpha!r}: that is the scaling alpha/r = {ALPHA}/{R}. PEFT's "
-                  f"lora_alpha is alpha itself ({ALPHA}); PEFT divides by r on its own.")
+            raise ExerciseError(f"lora_alpha is {alpha!r}: that is the scaling alpha/r = "
+                                f"{ALPHA}/{R}. PEFT's lora_alpha is alpha itself ({ALPHA}); PEFT "
+                                f"divides by r on its own.")
         if alpha == 8:
-            _fail(f"lora_alpha is 8, PEFT's default: set lora_alpha={ALPHA} (inject_lora's "
-                  "alpha).")
-        _fail(f"lora_alpha is {alpha!r}, but the call uses alpha={ALPHA}.")
+            raise ExerciseError(f"lora_alpha is 8, PEFT's default: set lora_alpha={ALPHA} "
+                                f"(inject_lora's " "alpha).")
+        raise ExerciseError(f"lora_alpha is {alpha!r}, but the call uses alpha={ALPHA}.")
     if config.lora_dropout != DROPOUT:
         if config.lora_dropout == 0.0:
-            _fail(f"lora_dropout is 0.0 (the default). inject_lora's dropout={DROPOUT} is "
-                  f"PEFT's lora_dropout={DROPOUT}.")
-        _fail(f"lora_dropout is {config.lora_dropout!r}, but the call uses dropout={DROPOUT}.")
+            raise ExerciseError(f"lora_dropout is 0.0 (the default). inject_lora's "
+                                f"dropout={DROPOUT} is PEFT's lora_dropout={DROPOUT}.")
+        raise ExerciseError(f"lora_dropout is {config.lora_dropout!r}, but the call uses "
+                            f"dropout={DROPOUT}.")
     if getattr(config, "use_rslora", False):
-        _fail("use_rslora=True scales by alpha/√r; the call uses the classic alpha/r "
-              "(inject_lora's use_rslora=False). Leave use_rslora at False.")
+        raise ExerciseError("use_rslora=True scales by alpha/√r; the call uses the classic "
+                            "alpha/r (inject_lora's use_rslora=False). Leave use_rslora at False.")
     if getattr(config, "use_dora", False):
-        _fail("use_dora=True turns the adapter into DoRA (magnitude + direction); the call "
-              "builds plain LoRA. Leave use_dora at False.")
+        raise ExerciseError("use_dora=True turns the adapter into DoRA (magnitude + direction); "
+                            "the call builds plain LoRA. Leave use_dora at False.")
     if config.bias != "none":
-        _fail(f"bias={config.bias!r} makes biases trainable too; inject_lora with "
-              "mark_only_lora_as_trainable trains none, which is bias=\"none\".")
+        raise ExerciseError(f"bias={config.bias!r} makes biases trainable too; inject_lora with "
+                            "mark_only_lora_as_trainable trains none, which is bias=\"none\".")
     if config.modules_to_save:
-        _fail(f"modules_to_save={config.modules_to_save!r} would train full copies of those "
-              "modules; the call trains only LoRA's A and B. Leave it out.")
+        raise ExerciseError(f"modules_to_save={config.modules_to_save!r} would train full copies "
+                            f"of those " "modules; the call trains only LoRA's A and B. Leave it "
+                            "out.")
 
 
 @checker("write my_config above")
@@ -84,11 +84,11 @@ def check_lora_config(config) -> str:
     from ..models import load_pretrained
 
     if not isinstance(config, peft.LoraConfig):
-        _fail(f"Expected a peft.LoraConfig, got {type(config).__name__}. Build it with "
-              "peft.LoraConfig(r=..., lora_alpha=..., ...).")
+        raise ExerciseError(f"Expected a peft.LoraConfig, got {type(config).__name__}. Build it "
+                            f"with " "peft.LoraConfig(r=..., lora_alpha=..., ...).")
     if config.target_modules is None:
-        _fail(f"target_modules is not set. For this model PEFT cannot guess the targets: "
-              f"list the modules the call adapts, {TARGETS}.")
+        raise ExerciseError(f"target_modules is not set. For this model PEFT cannot guess the "
+                            f"targets: list the modules the call adapts, {TARGETS}.")
     _check_fields(config)
 
     base = load_pretrained(device="cpu")
@@ -103,20 +103,22 @@ def check_lora_config(config) -> str:
     try:
         peft_model = peft.get_peft_model(copy.deepcopy(base), copy.deepcopy(config))
     except ValueError as error:
-        _fail(f"PEFT could not apply your config to the course model: {error}{regex_hint}")
+        raise ExerciseError(f"PEFT could not apply your config to the course model: "
+                            f"{error}{regex_hint}")
     got = _adapted_by_peft(peft_model)
     missing = sorted(set(expected) - set(got))
     extra = sorted(set(got) - set(expected))
     if missing or extra:
-        _fail(f"Your target_modules={_shown(config.target_modules)} adapts other modules "
-              f"than the call. Missing: {missing or 'none'}. Extra: {extra or 'none'}."
-              f"{regex_hint}")
+        raise ExerciseError(f"Your target_modules={_shown(config.target_modules)} adapts other "
+                            f"modules than the call. Missing: {missing or 'none'}. Extra: "
+                            f"{extra or 'none'}.{regex_hint}")
 
     trainable, total = peft_model.get_nb_trainable_parameters()
     ours_count = count_parameters(ours)
     if (trainable, total) != (ours_count.trainable, ours_count.total):
-        _fail(f"Same modules, but PEFT trains {trainable:,d} of {total:,d} parameters and the "
-              f"call {ours_count.trainable:,d} of {ours_count.total:,d}. Check r and bias.")
+        raise ExerciseError(f"Same modules, but PEFT trains {trainable:,d} of {total:,d} "
+                            f"parameters and the call {ours_count.trainable:,d} of "
+                            f"{ours_count.total:,d}. Check r and bias.")
     return (f"r={R}, lora_alpha={ALPHA} (scaling {ALPHA // R}), lora_dropout={DROPOUT}, "
             f"target_modules={_shown(config.target_modules)}: the same {len(expected)} "
             f"modules and {trainable:,d} trainable parameters as the inject_lora call.")

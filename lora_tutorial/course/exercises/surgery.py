@@ -12,7 +12,9 @@ that ``inject_lora`` + ``mark_only_lora_as_trainable`` (and PEFT's ``get_peft_mo
   silently train nothing.
 
 :func:`check_add_lora_by_name` compares the result with ``inject_lora`` +
-``mark_only_lora_as_trainable`` on models whose targets sit at different depths.
+``mark_only_lora_as_trainable`` on models whose targets sit at different depths: the course's
+toy transformer (targets three levels deep, ``blocks.1.attn.q_proj``) and a model with
+``proj`` at depth 1 and 5.
 """
 
 import copy
@@ -23,43 +25,7 @@ from torch import nn
 
 from . import ExerciseError, NotAttempted, call_learner, checker, require
 from ...core.inject import inject_lora, mark_only_lora_as_trainable
-
-
-class _Attention(nn.Module):
-    def __init__(self, dim: int):
-        super().__init__()
-        self.q_proj, self.k_proj = nn.Linear(dim, dim), nn.Linear(dim, dim)
-        self.v_proj, self.o_proj = nn.Linear(dim, dim), nn.Linear(dim, dim)
-
-    def forward(self, x):
-        weights = torch.softmax(self.q_proj(x) @ self.k_proj(x).transpose(-1, -2), dim=-1)
-        return self.o_proj(weights @ self.v_proj(x))
-
-
-class _Block(nn.Module):
-    def __init__(self, dim: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.attn = _Attention(dim)
-        self.fc1, self.fc2 = nn.Linear(dim, 2 * dim), nn.Linear(2 * dim, dim)
-
-    def forward(self, x):
-        x = x + self.attn(self.norm(x))
-        return x + self.fc2(torch.relu(self.fc1(x)))
-
-
-class _Transformer(nn.Module):
-    """Targets three levels deep (``blocks.1.attn.q_proj``), a LayerNorm and a head."""
-
-    def __init__(self, dim: int = 8, depth: int = 2):
-        super().__init__()
-        self.blocks = nn.ModuleList(_Block(dim) for _ in range(depth))
-        self.head = nn.Linear(dim, 3)
-
-    def forward(self, x):
-        for block in self.blocks:
-            x = block(x)
-        return self.head(x)
+from ..models.toy import ToyTransformer
 
 
 class _Mixed(nn.Module):
@@ -82,10 +48,10 @@ class _Mixed(nn.Module):
 
 # (description, model factory, input width, targets, r, alpha)
 _CASES = [
-    ("a 2-block transformer with targets q_proj, v_proj", _Transformer, 8,
+    ("a 2-block transformer with targets q_proj, v_proj", ToyTransformer, 8,
      ["q_proj", "v_proj"], 4, 8),
-    ("a 2-block transformer with targets fc1, fc2 (MLP layers, other shapes)", _Transformer, 8,
-     ["fc1", "fc2"], 2, 16),
+    ("a 2-block transformer with targets fc1, fc2 (MLP layers, other shapes)", ToyTransformer,
+     8, ["fc1", "fc2"], 2, 16),
     ("a model with proj at depth 1 and depth 5 (and an out_proj that is no target)", _Mixed, 6,
      ["proj"], 3, 6),
 ]
@@ -154,7 +120,7 @@ def _check_case(add_lora: Callable[..., object], description: str, model: nn.Mod
     require(trainable == sum(p.numel() for p in reference.parameters() if p.requires_grad),
             f"On {description}, {trainable:,d} parameters train, unlike inject_lora + "
             "mark_only_lora_as_trainable.")
-    x = torch.randn(5, width, generator=generator)
+    x = torch.randn(1, 5, width, generator=generator)   # one sequence of 5 tokens
     with torch.no_grad():
         start = call_learner(model, x, context=f"On {description}, the adapted model's forward")
         require(torch.allclose(start, base(x), atol=1e-6),
@@ -164,7 +130,7 @@ def _check_case(add_lora: Callable[..., object], description: str, model: nn.Mod
 
 
 def _check_no_match(add_lora: Callable[..., object], generator: torch.Generator) -> None:
-    model = _build(_Transformer, generator)
+    model = _build(ToyTransformer, generator)
     before = _linears(model)
     try:
         add_lora(model, ["qproj"], 4, 8)

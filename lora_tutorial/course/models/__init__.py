@@ -4,12 +4,16 @@
 - :mod:`~lora_tutorial.course.models.gpt`: a tiny decoder-only language model over bytes, named like
   LLaMA (``q_proj`` … ``down_proj``), pretrained on Python's documentation (notebook 8).
 - :mod:`~lora_tutorial.course.models.hub`: what both share, saving and loading a model as a
-  safetensors file plus a JSON config.
+  safetensors file plus a JSON config, and :data:`WEIGHTS_DIR`, where the shipped files live;
+- :mod:`~lora_tutorial.course.models.attention`: the one multi-head attention all of them use;
+- :mod:`~lora_tutorial.course.models.toy`: a toy transformer of a few hundred parameters for
+  the exercise checkers and the tests.
 
 ``from lora_tutorial.course.models import load_pretrained`` still gives the digits model, as it did
 when this package was a single file.
 """
 
+from .hub import WEIGHTS_DIR
 from .gpt import (
     GPT_MODEL_NAME,
     TinyGPT,
@@ -26,7 +30,6 @@ from .vit import (
     MODEL_NAME,
     Attention,
     Block,
-    WEIGHTS_DIR,
     TinyViT,
     TinyViTConfig,
     load_pretrained,

@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .hub import load_info, load_model, save_model
-from .vit import WEIGHTS_DIR
+from .attention import Attention
+from .hub import WEIGHTS_DIR, load_info, load_model, save_model
 
 GPT_MODEL_NAME = "tiny_gpt_pydoc"
 """File stem of the shipped weights: ``tiny_gpt_pydoc.safetensors`` + ``.json``."""
@@ -80,39 +80,15 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head attention in which each position sees only itself and earlier positions."""
+class CausalSelfAttention(Attention):
+    """Multi-head attention in which each position sees only itself and earlier positions.
+
+    The course's one :class:`~lora_tutorial.course.models.attention.Attention`, with LLaMA's
+    bias-free projections and the causal mask switched on.
+    """
 
     def __init__(self, dim: int, heads: int):
-        super().__init__()
-        if dim % heads != 0:
-            raise ValueError(f"dim={dim} must be divisible by heads={heads}")
-        self.heads = heads
-        self.q_proj = nn.Linear(dim, dim, bias=False)
-        self.k_proj = nn.Linear(dim, dim, bias=False)
-        self.v_proj = nn.Linear(dim, dim, bias=False)
-        self.o_proj = nn.Linear(dim, dim, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, tokens, dim = x.shape
-        head_dim = dim // self.heads
-
-        def split_heads(t: torch.Tensor) -> torch.Tensor:
-            # (batch, tokens, dim) -> (batch, heads, tokens, head_dim)
-            return t.view(batch, tokens, self.heads, head_dim).transpose(1, 2)
-
-        q = split_heads(self.q_proj(x))
-        k = split_heads(self.k_proj(x))
-        v = split_heads(self.v_proj(x))
-        scores = q @ k.transpose(-2, -1) / head_dim**0.5
-        # The causal mask: entries above the diagonal are later positions. Setting their
-        # score to -inf gives them weight 0 after the softmax, so the prediction for
-        # position t can use bytes 0..t and never the byte it is asked to predict.
-        future = torch.ones(tokens, tokens, dtype=torch.bool, device=x.device).triu(1)
-        scores = scores.masked_fill(future, float("-inf"))
-        mixed = scores.softmax(dim=-1) @ v
-        mixed = mixed.transpose(1, 2).reshape(batch, tokens, dim)  # merge the heads again
-        return self.o_proj(mixed)
+        super().__init__(dim, heads, bias=False, causal=True)
 
 
 class SwiGLU(nn.Module):

@@ -7,8 +7,9 @@ It is built like the transformers you will adapt with LoRA later, only much smal
    into 16×16 patches;
 2. put a learned ``cls_token`` in front and add a learned position embedding
    (``pos_embed``), so the model knows where each patch came from;
-3. run ``depth`` pre-norm transformer blocks; each block has self-attention with the four
-   projections real models use (``q_proj``, ``k_proj``, ``v_proj``, ``o_proj``) and an MLP
+3. run ``depth`` pre-norm transformer blocks; each block has self-attention
+   (:class:`~lora_tutorial.course.models.attention.Attention`) with the four projections
+   real models use (``q_proj``, ``k_proj``, ``v_proj``, ``o_proj``) and an MLP
    (``fc1``, ``fc2``), all plain ``nn.Linear`` modules;
 4. classify from the CLS token with a linear ``head``.
 
@@ -26,10 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .hub import load_info, load_model, save_model
-
-WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
-"""Where the shipped pretrained weights live (inside the installed package)."""
+from .attention import Attention
+from .hub import WEIGHTS_DIR, load_info, load_model, save_model
 
 MODEL_NAME = "tiny_vit_digits"
 """File stem of the shipped weights: ``tiny_vit_digits.safetensors`` + ``.json``."""
@@ -47,37 +46,6 @@ class TinyViTConfig:
     heads: int = 4
     mlp_ratio: int = 4
     num_classes: int = 10
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention, written out so each projection is a visible ``nn.Linear``."""
-
-    def __init__(self, dim: int, heads: int):
-        super().__init__()
-        if dim % heads != 0:
-            raise ValueError(f"dim={dim} must be divisible by heads={heads}")
-        self.heads = heads
-        self.q_proj = nn.Linear(dim, dim)
-        self.k_proj = nn.Linear(dim, dim)
-        self.v_proj = nn.Linear(dim, dim)
-        self.o_proj = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, tokens, dim = x.shape
-        head_dim = dim // self.heads
-
-        def split_heads(t: torch.Tensor) -> torch.Tensor:
-            # (batch, tokens, dim) -> (batch, heads, tokens, head_dim)
-            return t.view(batch, tokens, self.heads, head_dim).transpose(1, 2)
-
-        q = split_heads(self.q_proj(x))
-        k = split_heads(self.k_proj(x))
-        v = split_heads(self.v_proj(x))
-        # Every token scores every other token; softmax turns scores into mixing weights.
-        scores = q @ k.transpose(-2, -1) / head_dim**0.5
-        mixed = scores.softmax(dim=-1) @ v
-        mixed = mixed.transpose(1, 2).reshape(batch, tokens, dim)  # merge the heads again
-        return self.o_proj(mixed)
 
 
 class MLP(nn.Module):

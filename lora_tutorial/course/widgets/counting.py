@@ -18,19 +18,15 @@ models built on the ``meta`` device. In a notebook: ``lora_calculator()``; in co
 
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
 from ..display import figure_to_png, png_to_html, show_widget
-from ..skeletons import GPT2_SMALL, GPT3_175B, DecoderShape
+from ..facts import GPT2_SMALL, MODEL_SHAPES, DecoderShape
 
 PROJECTIONS = ("q", "k", "v", "o", "fc1", "fc2")
-PRESETS = {
-    "GPT-2 small (124M)": GPT2_SMALL,
-    "GPT-2 XL (1.5B)": DecoderShape(n_layers=48, d_model=1600, d_ff=6400, vocab_size=50257,
-                                    n_positions=1024),
-    "GPT-3 175B": GPT3_175B,
-}
+PRESETS = {name: shape for name, shape in MODEL_SHAPES.items() if shape.feed_forward == "gelu"}
+"""The GPT-shaped models of the course's table (their projections are the ones above)."""
 BYTES_PER_NUMBER = {"fp32": 4, "fp16": 2}
 
 
@@ -41,11 +37,16 @@ def projection_shapes(shape: DecoderShape) -> dict[str, tuple[int, int]]:
 
 
 def gpt_parameter_count(shape: DecoderShape) -> int:
-    """Parameters of the GPT-style model (tied output layer), counted from its shape."""
-    d, f = shape.d_model, shape.d_ff
-    embeddings = (shape.vocab_size + shape.n_positions) * d
-    block = 2 * 2 * d + 4 * (d * d + d) + (f * d + f) + (d * f + d)  # 2 LayerNorms, attn, MLP
-    return embeddings + shape.n_layers * block + 2 * d  # + the final LayerNorm
+    """Parameters of the GPT-style model (tied output layer), counted from its shape.
+
+    Per block: two LayerNorms (2·2·d), q, k, v, o with biases (4·(d² + d)), fc1 (f·d + f) and
+    fc2 (d·f + d); then the token and position embeddings and the final LayerNorm
+    (:attr:`~lora_tutorial.course.facts.DecoderShape.n_params` writes the sum out).
+    """
+    if shape.feed_forward != "gelu":
+        raise ValueError(f"gpt_parameter_count counts GPT's layout; this shape has "
+                         f"feed_forward={shape.feed_forward!r}. Use shape.n_params.")
+    return shape.n_params
 
 
 def lora_trainable_count(shape: DecoderShape, r: int, targets) -> int:
@@ -100,14 +101,14 @@ class LoRACalculator:
         for box in (self.d_model, self.d_ff, self.n_layers, self.vocab_size):
             box.observe(self._shape_edited, names="value")
         for control in (*self.targets.values(), self.r):
-            control.observe(self._update, names="value")
+            control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([
             self.preset,
             widgets.HBox([self.d_model, self.d_ff, self.n_layers, self.vocab_size]),
             widgets.HBox([widgets.Label("adapt:"), *self.targets.values()]),
             self.r, self.table, self.image,
         ])
-        self._update()
+        self.update()
 
     @property
     def shape(self) -> DecoderShape:
@@ -128,7 +129,7 @@ class LoRACalculator:
         self.d_model.value, self.d_ff.value = shape.d_model, shape.d_ff
         self.n_layers.value, self.vocab_size.value = shape.n_layers, shape.vocab_size
         self._filling = False
-        self._update()
+        self.update()
 
     def _shape_edited(self, _change) -> None:
         if self._filling:
@@ -137,7 +138,7 @@ class LoRACalculator:
             self._filling = True
             self.preset.value = "custom"
             self._filling = False
-        self._update()
+        self.update()
 
     def table_html(self) -> str:
         shape, r, chosen = self.shape, self.r.value, self.chosen
@@ -167,7 +168,8 @@ class LoRACalculator:
     def figure(self):
         shape, r, chosen = self.shape, self.r.value, self.chosen
         ranks = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-        fig, ax = plt.subplots(figsize=(6, 3))
+        fig = Figure(figsize=(6, 3))
+        ax = fig.subplots()
         if chosen:
             ax.plot(ranks, [trainable_percent(shape, q, chosen) for q in ranks], "o-",
                     markersize=4, label="adapt " + ", ".join(chosen))
@@ -184,11 +186,10 @@ class LoRACalculator:
         fig.tight_layout()
         return fig
 
-    def _update(self, _change=None) -> None:
+    def update(self) -> None:
+        """Redraw the table and the plot for the current controls."""
         self.table.value = self.table_html()
-        fig = self.figure()
-        self.image.value = figure_to_png(fig, bbox_inches="tight", dpi=80)
-        plt.close(fig)
+        self.image.value = figure_to_png(self.figure(), bbox_inches="tight", dpi=80)
 
     def static_html(self) -> str:
         """The table and plot at the current settings, for viewers without a kernel."""

@@ -18,8 +18,8 @@ controls (``r``, ``alpha``, ``rule``) can be set from Python.
 import math
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
 
 from ...core.counting import lora_parameter_count
 from ..display import figure_to_png, png_to_html, show_widget
@@ -62,10 +62,10 @@ class LoRALayerExplorer:
         self.summary = widgets.HTML()
         self.image = widgets.Image(format="png")
         for control in (self.r, self.alpha, self.rule):
-            control.observe(self._update, names="value")
+            control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.r, self.alpha]), self.rule,
                                     self.summary, self.image])
-        self._update()
+        self.update()
 
     @property
     def use_rslora(self) -> bool:
@@ -94,8 +94,8 @@ class LoRALayerExplorer:
     def figure(self):
         """The heatmap of ΔW and ‖ΔW‖ against r under both rules, at the current controls."""
         r, alpha = self.r.value, self.alpha.value
-        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4),
-                                          gridspec_kw={"width_ratios": [1, 1.25]})
+        fig = Figure(figsize=(9, 3.4))
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
         image = left.imshow(self.delta_weight().numpy(), cmap="RdBu_r", vmin=-self.vmax,
                             vmax=self.vmax, aspect="auto")
         fig.colorbar(image, ax=left, label="entry of ΔW (no unit)")
@@ -118,11 +118,10 @@ class LoRALayerExplorer:
         fig.tight_layout()
         return fig
 
-    def _update(self, _change=None) -> None:
+    def update(self) -> None:
+        """Redraw the summary and the figure for the current controls."""
         self.summary.value = self.summary_html()
-        fig = self.figure()
-        self.image.value = figure_to_png(fig, bbox_inches="tight", dpi=80)
-        plt.close(fig)
+        self.image.value = figure_to_png(self.figure(), bbox_inches="tight", dpi=80)
 
     def static_html(self) -> str:
         """The summary and the figure at the current controls, for viewers without a kernel."""

@@ -22,9 +22,9 @@ from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
 from ..display import figure_to_html, figure_to_png, show_widget
+from ..facts import ADAM_STATE_BYTES, FP32_BYTES, MODEL_SHAPES
 
-BYTES_PER_WEIGHT = {"fp32": 4, "bf16 / fp16": 2}
-ADAM_STATE_BYTES = 2 * 4  # two fp32 numbers per trainable weight
+BYTES_PER_WEIGHT = {"fp32": FP32_BYTES, "bf16 / fp16": 2}
 GPU_BYTES = 80e9  # one 80 GB accelerator (A100/H100 class)
 SCENARIOS = ("inference", "full fine-tuning", "LoRA fine-tuning")
 PARTS = ("weights", "fp32 master copy", "gradients", "Adam state")
@@ -40,13 +40,9 @@ class ModelSize:
     n_layers: int
 
 
-# Exact counts of the published shapes: GPT-2 small and GPT-3 175B as counted by
-# lora_tutorial.course.skeletons.meta_skeleton; LLaMA-2-7B as PEFT/transformers count it.
-PRESETS = {
-    "GPT-2 (124M)": ModelSize(124_439_808, 768, 12),
-    "LLaMA-2-7B": ModelSize(6_738_415_616, 4096, 32),
-    "GPT-3 (175B)": ModelSize(174_604_259_328, 12288, 96),
-}
+PRESETS = {name: ModelSize(shape.n_params, shape.d_model, shape.n_layers)
+           for name, shape in MODEL_SHAPES.items()}
+"""The course's table of real models, with the exact counts of their published shapes."""
 
 
 def estimate_shape(n_params: float) -> ModelSize:
@@ -71,7 +67,7 @@ def memory_breakdown(n_params: int, bytes_per_weight: int, lora_trainable: int,
     ``master_copy`` adds an fp32 copy of every trainable weight (mixed precision); it is
     ignored for fp32 weights, which need no separate copy.
     """
-    master = 4 if master_copy and bytes_per_weight < 4 else 0
+    master = FP32_BYTES if master_copy and bytes_per_weight < FP32_BYTES else 0
 
     def train(frozen: int, trainable: int) -> dict[str, int]:
         return {"weights": (frozen + trainable) * bytes_per_weight,
@@ -140,13 +136,10 @@ class MemoryExplorer:
         self.table = widgets.HTML()
         self.note = widgets.HTML()
         for control in (self.preset, self.custom_billions, self.dtype, self.r, self.master_copy):
-            control.observe(self._on_change, names="value")
+            control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([
             widgets.HBox([self.preset, self.custom_billions]), self.dtype, self.master_copy, self.r,
             self.image, self.table, self.note])
-        self.update()
-
-    def _on_change(self, _change) -> None:
         self.update()
 
     def size(self) -> ModelSize:
@@ -160,8 +153,9 @@ class MemoryExplorer:
         return f"{name}, {self.dtype.value}, Adam: memory by scenario"
 
     def update(self) -> None:
+        """Redraw the chart, the table and the note for the current controls."""
         self.custom_billions.disabled = self.preset.value != CUSTOM
-        self.master_copy.disabled = BYTES_PER_WEIGHT[self.dtype.value] == 4
+        self.master_copy.disabled = BYTES_PER_WEIGHT[self.dtype.value] == FP32_BYTES
         size = self.size()
         trainable = lora_qv_parameters(size, self.r.value)
         self.breakdown = memory_breakdown(size.n_params, BYTES_PER_WEIGHT[self.dtype.value],
