@@ -25,8 +25,14 @@ def test_an_error_raised_on_purpose_is_printed_as_its_message(capsys):
     assert failing(ValueError("x.ipynb is not JSON; fix it"))([]) == 1
     assert capsys.readouterr().err == "prog: error: x.ipynb is not JSON; fix it\n"
     assert failing(FileNotFoundError(2, "No such file or directory", "x.json"))([]) == 1
-    assert capsys.readouterr().err == ("prog: error: [Errno 2] No such file or directory: "
-                                       "'x.json'\n")
+    assert capsys.readouterr().err == "prog: error: x.json: No such file or directory\n"
+
+
+def test_control_characters_and_deep_input_are_named_not_obeyed(capsys):
+    assert failing(ValueError("no quiz named 'q\x1b[2J'"))([]) == 1
+    assert capsys.readouterr().err == "prog: error: no quiz named 'q\\x1b[2J'\n"
+    assert failing(RecursionError("maximum recursion depth exceeded"))([]) == 1
+    assert capsys.readouterr().err == "prog: error: the input is nested too deeply to read\n"
 
 
 @pytest.mark.parametrize("error, line", [
@@ -103,8 +109,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
                               "read: Notebook does not appear to be JSON"),
         "extract_corpora": (["--out", str(tmp / "a_file")],
                             f"--out {tmp / 'a_file'} is a file, not a folder"),
-        "colab_links": (["--root", str(tmp)], f"No such file or directory: "
-                                              f"'{tmp / 'pyproject.toml'}'"),
+        "colab_links": (["--root", str(tmp)],
+                        f"{tmp / 'pyproject.toml'}: No such file or directory"),
     }
 
 

@@ -8,11 +8,11 @@ from lora_tutorial.quiz.__main__ import main
 
 @pytest.mark.parametrize("failure, status, message", [
     (RuntimeError("something unforeseen"), 1,
-     "validate failed: RuntimeError: something unforeseen. This is a bug in the quiz engine"),
+     "python -m lora_tutorial.quiz: error: RuntimeError: something unforeseen"),
     (PermissionError(13, "Permission denied", "/some/file"), 1,
-     "/some/file: Permission denied."),
+     "python -m lora_tutorial.quiz: error: /some/file: Permission denied"),
     (RecursionError(), 1, "nested too deeply"),
-    (KeyboardInterrupt(), 130, "Stopped."),
+    (KeyboardInterrupt(), 130, "interrupted"),
 ])
 def test_any_failure_is_a_message_and_a_non_zero_exit(monkeypatch, capsys, failure, status,
                                                       message):

@@ -3,11 +3,14 @@
 Whoever runs a command wants to know what went wrong and what to do about it, not where in
 the code it happened. :func:`command` wraps a ``main(argv)`` function so that any exception it
 lets out becomes one line on standard error, ``PROG: error: MESSAGE``, and exit status 1
-(130 after Ctrl-C). Errors raised on purpose (``ValueError``, ``OSError`` and their
-subclasses) already carry a sentence that says what was wrong and how to fix it, so that
-sentence is printed as it is; any other exception is named by its type as well, so the line
-still says what happened. argparse's own exits (``--help``, a usage error with status 2) pass
-through untouched::
+(130 after Ctrl-C). Errors raised on purpose (``ValueError`` and its subclasses, such as the
+quiz engine's ``QuizError``) already carry a sentence that says what was wrong and how to fix
+it, so that sentence is printed as it is; a failed file operation (``OSError``) names the file
+and the reason; input nested too deeply to read (``RecursionError``) says so; any other
+exception is named by its type as well, so the line still says what happened. Control
+characters in the message (a file name may hold ``ESC [ 2 J``) are shown as escapes, never
+obeyed by the terminal (:func:`printable`). argparse's own exits (``--help``, a usage error
+with status 2) pass through untouched::
 
     @command("python -m tools.learner_copy")
     def main(argv: list[str] | None = None) -> int: ...
@@ -19,6 +22,7 @@ through untouched::
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 
@@ -29,12 +33,37 @@ INTERRUPTED = 130
 """The exit status of a command stopped with Ctrl-C (128 + SIGINT, as shells report it)."""
 
 
+# What printable() escapes: every control character (tab and newline on request), lone
+# surrogates and the two non-characters.
+_SHOWN_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``, ``\\n``).
+
+    A terminal obeys control characters: ``ESC [ 2 J`` clears the screen. Shown as escapes,
+    they are seen, not obeyed. With ``newlines=True``, newlines and tabs stay as they are
+    (for multi-line messages); otherwise they are escaped too, so one line stays one line.
+    """
+    keep = "\n\t" if newlines else ""
+
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        return char if char in keep else repr(char)[1:-1]
+
+    return _SHOWN_ESCAPED.sub(escape, text)
+
+
 def describe(error: BaseException) -> str:
-    """One line that names what went wrong in ``error``."""
+    """One line that names what went wrong in ``error``, safe to print on a terminal."""
     text = str(error)
-    if isinstance(error, (ValueError, OSError)) and text:
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if isinstance(error, RecursionError):
+        text = "the input is nested too deeply to read"
+    elif isinstance(error, OSError) and error.filename and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    elif not (isinstance(error, (ValueError, OSError)) and text):
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return printable(text, newlines=True)
 
 
 def command(prog: str) -> Callable[[Main], Callable[[list[str] | None], int]]:

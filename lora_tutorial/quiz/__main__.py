@@ -11,9 +11,10 @@
 
 ``validate`` exits with status 1 when it finds problems, printing one line per problem
 that names the file, the line and the question id. Every command reports a bad name, a
-bad file or an unwritable path in one line (exit status 1), never with a traceback: one
-handler around the whole command (:func:`main`) turns every failure into a message,
-control characters shown as escapes so a file name cannot drive the terminal.
+bad file or an unwritable path in one line (exit status 1), never with a traceback: the
+handler every command line of the package shares (:mod:`lora_tutorial.common.cli`) turns
+every failure into a message, control characters shown as escapes so a file name cannot
+drive the terminal.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..common.cli import command
 from ..common.files import write_text
 from .lint import validate
 from .loader import bank_dir, load_quiz
@@ -45,28 +47,14 @@ def _write(path: str, text: str) -> None:
         raise QuizError(f"Cannot write {path}: {err.strerror or err}.") from None
 
 
+@command("python -m lora_tutorial.quiz")
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit status (0 done, 1 refused or failed, 130 stopped).
 
-    Whatever the input, the user reads a message that names the problem, never a traceback.
+    Whatever the input, the user reads a message that names the problem, never a traceback:
+    :func:`~lora_tutorial.common.cli.command` is the one handler every command line shares.
     """
-    args = _parser().parse_args(argv)
-    try:
-        return _run(args)
-    except QuizError as err:
-        message = str(err)
-    except KeyboardInterrupt:
-        print("\nStopped.", file=sys.stderr)
-        return 130
-    except RecursionError:
-        message = "The input is nested too deeply to read."
-    except OSError as err:
-        message = f"{err.filename or 'A file'}: {err.strerror or err}."
-    except Exception as err:  # noqa: BLE001 - the one place that turns any failure into a message
-        message = (f"{args.command} failed: {type(err).__name__}: {err}. This is a bug in the "
-                   "quiz engine; please report it with the command you ran.")
-    print(printable(message, newlines=True), file=sys.stderr)
-    return 1
+    return _run(_parser().parse_args(argv))
 
 
 def _parser() -> argparse.ArgumentParser:

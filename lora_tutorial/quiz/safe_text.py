@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import re
 
+from ..common.cli import printable  # shared with every command line's error handler
+
+__all__ = ["CONTROL", "SAFE_SCHEMES", "neutralise_links", "printable", "xml_safe"]
+
 #: Characters no quiz text should hold: C0 and C1 controls and DEL (except tab, newline and
 #: carriage return), lone surrogates (not encodable as UTF-8) and the non-characters U+FFFE
 #: and U+FFFF (not allowed in XML).
@@ -38,26 +42,6 @@ _DESTINATION = re.compile(
     re.M,
 )
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-# What printable() escapes: every control character (tab and newline on request), lone
-# surrogates and the two non-characters.
-_SHOWN_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-def printable(text: str, newlines: bool = False) -> str:
-    """``text`` with every control character shown as its escape (``\\x1b``, ``\\n``).
-
-    With ``newlines=True``, newlines and tabs stay as they are (for multi-line messages);
-    otherwise they are escaped too, so one table cell or one line stays one line.
-    """
-    keep = "\n\t" if newlines else ""
-
-    def escape(match: re.Match) -> str:
-        char = match.group()
-        return char if char in keep else repr(char)[1:-1]
-
-    return _SHOWN_ESCAPED.sub(escape, text)
-
-
 def neutralise_links(markdown: str) -> str:
     """Point every link or image whose scheme is not http, https or mailto at ``#...``.
 
