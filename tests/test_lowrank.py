@@ -1,11 +1,10 @@
-"""SVD tools and the measurement helpers (no timings asserted: those live in benchmarks/)."""
+"""lora_tutorial.core.lowrank: the SVD, the best rank-r approximation, energy and subspaces."""
 
 import pytest
 import torch
 
-from lora_tutorial import (energy_kept, file_size, low_rank_approximation, peak_memory_bytes,
-                           rank_for_energy, relative_error, singular_values,
-                           subspace_similarity, time_interleaved)
+from lora_tutorial import (energy_kept, low_rank_approximation, rank_for_energy, relative_error,
+                           singular_values, subspace_similarity)
 
 
 def test_rank_r_approximation_has_rank_r_and_eckart_young_error():
@@ -41,34 +40,6 @@ def test_subspace_similarity():
     assert subspace_similarity(torch.randn(2, 1000), torch.randn(2, 1000), 2, 2) < 0.05
 
 
-def test_peak_memory_sees_a_temporary_allocation():
-    x = torch.randn(256, 256)
-
-    def make_temporaries():
-        y = x @ x  # 256 KiB
-        z = y @ y  # another 256 KiB while y is alive
-        return z.sum()
-
-    peak = peak_memory_bytes(make_temporaries)
-    assert 2 * 256 * 256 * 4 <= peak < 4 * 256 * 256 * 4
-
-
-def test_time_interleaved_calls_each_candidate_in_turn():
-    calls = []
-    times = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                             repeats=3, warmup=1)
-    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-up, then rotating
-    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
-
-
-def test_file_size(tmp_path):
-    (tmp_path / "one").write_bytes(b"x" * 10)
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "two").write_bytes(b"x" * 5)
-    assert file_size(tmp_path / "one") == 10
-    assert file_size(tmp_path) == 15
-
-
 def test_full_rank_error_is_a_real_zero():
     torch.manual_seed(0)
     m = torch.rand(106, 160)
@@ -82,8 +53,3 @@ def test_rank_for_energy_never_exceeds_the_matrix_rank():
     for _ in range(50):
         m = torch.randn(20, 16, generator=generator)
         assert rank_for_energy(m, 1.0) <= 16
-
-
-def test_peak_memory_refuses_devices_it_cannot_measure():
-    with pytest.raises(ValueError, match="not 'meta'"):
-        peak_memory_bytes(lambda: None, device="meta")

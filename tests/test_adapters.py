@@ -1,4 +1,4 @@
-"""Adapters in PEFT's format, both ways, and numerical parity with PEFT itself."""
+"""lora_tutorial.core.adapters: adapter files in PEFT's format, and parity with PEFT itself."""
 
 import copy
 import json
