@@ -10,7 +10,7 @@ import re
 import ipywidgets as widgets
 import pytest
 
-import lora_tutorial.course.display
+import lora_tutorial.common.display
 from lora_tutorial.quiz import QuizWidget, load_quiz, show
 from lora_tutorial.quiz.model import option_letter
 from lora_tutorial.quiz.render import (
@@ -221,7 +221,7 @@ def test_widget_without_recording_writes_nothing(private_progress, quiz_file):
 
 def test_show_displays_one_bundle_with_widget_and_static_html(monkeypatch, quiz_file):
     shown = []
-    monkeypatch.setattr(lora_tutorial.course.display, "display",
+    monkeypatch.setattr(lora_tutorial.common.display, "display",
                         lambda obj, raw=False: shown.append((obj, raw)))
     assert show(quiz_file, ids=IDS[::-1]) is None
     ((bundle, raw),) = shown
@@ -232,7 +232,7 @@ def test_show_displays_one_bundle_with_widget_and_static_html(monkeypatch, quiz_
 
 def test_displayed_text_is_identical_across_runs_but_widget_ids_are_not(monkeypatch, quiz_file):
     shown = []
-    monkeypatch.setattr(lora_tutorial.course.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.setattr(lora_tutorial.common.display, "display", lambda obj, raw=False: shown.append(obj))
     show(quiz_file)
     show(quiz_file)
     first, second = shown

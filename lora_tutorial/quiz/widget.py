@@ -11,7 +11,7 @@
 Every check is recorded in the learner's progress file, and the first one decides
 "correct on the first try" (see :mod:`lora_tutorial.quiz.progress`).
 
-What gets displayed (through :func:`lora_tutorial.course.display.show_widget`) is one output
+What gets displayed (through :func:`lora_tutorial.common.display.show_widget`) is one output
 with two versions of the same quiz: the widget view for Jupyter with a kernel, and static
 HTML for GitHub, nbviewer and HTML exports, where widgets cannot run. The widget view
 holds a random model id, which nbval ignores; the static HTML and the plain-text repr
@@ -36,7 +36,7 @@ from typing import Sequence
 
 import ipywidgets as widgets
 
-from ..course.display import show_widget
+from ..common.display import show_widget
 from .loader import load_quiz
 from .model import NumberError, Question, Quiz, exact_decimal, option_letter, parse_number
 from .progress import record_answer

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from ...core.adapters import load_adapter
 from ..data import TASKS, TaskData, load_task
-from ..display import figure_to_html, figure_to_png, show_widget
+from ...common.display import figure_to_html, figure_to_png, show_widget
 from ...core.inject import disable_lora
 from ..models import load_pretrained
 from ..training import model_device

@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
-from ..display import figure_to_png, png_to_html, show_widget
+from ...common.display import figure_to_png, png_to_html, show_widget
 from ..facts import GPT2_SMALL, MODEL_SHAPES, DecoderShape
 
 PROJECTIONS = ("q", "k", "v", "o", "fc1", "fc2")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from ..display import figure_to_html, figure_to_png, show_widget
+from ...common.display import figure_to_html, figure_to_png, show_widget
 
 
 @dataclass

@@ -22,7 +22,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ...core.counting import lora_parameter_count
-from ..display import figure_to_png, png_to_html, show_widget
+from ...common.display import figure_to_png, png_to_html, show_widget
 from ...core.layers import lora_scaling
 
 RULES = {"alpha / r  (LoRA)": False, "alpha / √r  (rsLoRA)": True}

@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
-from ..display import figure_to_html, figure_to_png, show_widget
+from ...common.display import figure_to_html, figure_to_png, show_widget
 from ..facts import ADAM_STATE_BYTES, FP32_BYTES, MODEL_SHAPES
 
 BYTES_PER_WEIGHT = {"fp32": FP32_BYTES, "bf16 / fp16": 2}

@@ -17,7 +17,7 @@ import io
 import ipywidgets as widgets
 from torch import nn
 
-from ..display import show_widget
+from ...common.display import show_widget
 from ...core.inject import linear_module_names
 
 RANKS = (1, 2, 4, 8, 16, 32, 64)

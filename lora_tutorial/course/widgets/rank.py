@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ...core.counting import lora_parameter_count
-from ..display import figure_to_html, figure_to_png, show_widget
+from ...common.display import figure_to_html, figure_to_png, show_widget
 
 
 def load_image_matrix(step: int = 4) -> torch.Tensor:

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ...serving.multi import METHODS, serve_batch
-from ..display import figure_to_html, figure_to_png, show_widget
+from ...common.display import figure_to_html, figure_to_png, show_widget
 from ..measure import time_interleaved
 
 MIXES = ("uniform", "one dominant")

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from ..display import figure_to_html, figure_to_png, show_widget
+from ...common.display import figure_to_html, figure_to_png, show_widget
 from ...variants.quantize import (bits_per_weight, dequantize_blockwise, integer_levels,
                         normal_float_levels, quantize_blockwise)
 
