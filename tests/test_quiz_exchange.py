@@ -66,21 +66,25 @@ def test_submit_writes_a_private_copy_of_the_answers_and_resubmitting_replaces_i
     assert summary_learner == "ana"
 
 
+MODES = {"listable": 0o755, "not sticky": 0o2733, "readable": 0o3737}
+
+
 @pytest.mark.parametrize("setting, message", [
     (None, "LORA_TUTORIAL_EXCHANGE is not set"),
     ("missing", "cannot be used: No such file"),
     ("file", "is not a folder"),
     ("listable", "has mode 755, so other learners could list"),
     ("not sticky", "has mode 2733"),
+    ("readable", "has mode 3737"),
 ])
 def test_a_bad_exchange_setting_is_refused_naming_the_variable_and_the_fix(
         private_progress, tmp_path, monkeypatch, setting, message):
     target = tmp_path / "exchange"
     if setting == "file":
         target.write_text("not a folder")
-    elif setting in ("listable", "not sticky"):
+    elif setting in MODES:
         target.mkdir()
-        os.chmod(target, 0o755 if setting == "listable" else 0o2733)
+        os.chmod(target, MODES[setting])
     if setting is None:
         monkeypatch.delenv(EXCHANGE_ENV, raising=False)
     else:
