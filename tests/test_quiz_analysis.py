@@ -173,3 +173,17 @@ def test_analysis_command_writes_the_three_files(six, tmp_path):
                           "--gradebook", str(tmp_path / "no" / "g.csv")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "Cannot write" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_question_ids_and_typed_answers_from_files_are_shown_not_obeyed(tmp_path):
+    answers = [{"chosen": "=1+1\x1b]0;pwned\x07", "correct": False}]
+    quizzes = {QUIZ: {"title": "T", "questions": {"q\x1b[2J": {
+        "attempts": 1, "first_try_correct": False, "correct": False, "answers": answers}}}}
+    (tmp_path / "eve.json").write_text(json.dumps({"format": "lora_tutorial.answers",
+                                                   "version": 2, "quizzes": quizzes}))
+    analysis = item_analysis(tmp_path)
+    text = str(analysis) + analysis._repr_html_()
+    assert "\x1b" not in text and "\x07" not in text and "q\\x1b[2J" in text
+    with open(analysis.write_items(tmp_path / "items.csv"), newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["wrong_answers"].startswith("'=1+1")
