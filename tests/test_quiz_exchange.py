@@ -206,12 +206,14 @@ def test_with_real_accounts_learners_write_their_own_and_read_no_one_elses():
     import warnings  # noqa: F401
 
     tag = uuid.uuid4().hex[:6]
-    group, teacher, ana, ben = (f"ltq{tag}{who}" for who in ("grp", "teach", "ana", "ben"))
+    group, empty, teacher, ana, ben = (f"ltq{tag}{who}"
+                                       for who in ("grp", "empty", "teach", "ana", "ben"))
     base = Path(tempfile.mkdtemp(prefix="ltq-exchange-", dir="/tmp"))
     created = []
     try:
-        subprocess.run(["groupadd", group], check=True)
-        created.append(("groupdel", group))
+        for name in (group, empty):
+            subprocess.run(["groupadd", name], check=True)
+            created.append(("groupdel", name))
         for account, extra in ((teacher, ["-G", group]), (ana, []), (ben, [])):
             subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin", *extra, account],
                            check=True)
@@ -231,7 +233,16 @@ def test_with_real_accounts_learners_write_their_own_and_read_no_one_elses():
             return {"LORA_TUTORIAL_PROGRESS": str(homes[account] / "progress.json"),
                     EXCHANGE_ENV: str(folder), "JUPYTERHUB_USER": account}
 
-        made = _run_as(teacher, lambda: str(init_exchange(folder, group=group)), env(teacher))
+        def init_with(name):
+            try:
+                return str(init_exchange(folder, group=name))
+            except QuizError as err:
+                return str(err)
+
+        assert f"also holds {ana}" in _run_as(teacher, lambda: init_with(ana), env(teacher))
+        assert "is not in group" in _run_as(teacher, lambda: init_with(empty), env(teacher))
+        assert not folder.exists()  # refused: nothing made
+        made = _run_as(teacher, lambda: init_with(group), env(teacher))
         assert made == str(folder)
         info = folder.stat()
         assert stat.S_IMODE(info.st_mode) == 0o3733
