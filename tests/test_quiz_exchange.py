@@ -322,6 +322,17 @@ def test_with_real_accounts_learners_write_their_own_and_read_no_one_elses():
                        {**env(ana), EXCHANGE_ENV: str(closed)})
         assert shut[0] == "error" and "is not writable by your account" in shut[2]
         assert EXCHANGE_ENV in shut[2]
+
+        # An exchange whose group holds learners: they could read each other's; refused.
+        import grp
+
+        leaky = base / "leaky"
+        leaky.mkdir()
+        os.chown(leaky, pwd.getpwnam(teacher).pw_uid, grp.getgrnam(ana).gr_gid)
+        os.chmod(leaky, 0o3733)
+        leak = _run_as(ana, lambda: answer_and_submit(True), {**env(ana), EXCHANGE_ENV: str(leaky)})
+        assert leak[0] == "error" and "your account is in it" in leak[2]
+        assert os.listdir(leaky) == []
     finally:
         for tool, name in created:
             subprocess.run([tool, name], check=False, capture_output=True)
