@@ -202,9 +202,6 @@ def _attempt(action):
 
 @pytest.mark.skipif(not ROOT, reason="creates throwaway accounts: runs as root (CI) only")
 def test_with_real_accounts_learners_write_their_own_and_read_no_one_elses():
-    import csv  # noqa: F401 - imported before the children drop root: they cannot read /root
-    import warnings  # noqa: F401
-
     tag = uuid.uuid4().hex[:6]
     group, empty, teacher, ana, ben = (f"ltq{tag}{who}"
                                        for who in ("grp", "empty", "teach", "ana", "ben"))

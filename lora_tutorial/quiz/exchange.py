@@ -84,9 +84,10 @@ def exchange_folder(folder: str | os.PathLike | None = None) -> Path:
     if not given:
         raise QuizError(f"No exchange folder: {EXCHANGE_ENV} is not set. Set it to the folder "
                         "your instructor gave (the hub sets it for you), e.g. "
-                        f"export {EXCHANGE_ENV}=/srv/lora_exchange, or give the folder (--exchange FOLDER, or folder=).")
+                        f"export {EXCHANGE_ENV}=/srv/lora_exchange, or give the folder "
+                        "(--exchange FOLDER, or folder=).")
     path = Path(given).expanduser()
-    where = f"The exchange folder {printable(str(path))} ({EXCHANGE_ENV} or folder=)"
+    where = f"The exchange folder {printable(str(path))} (from {EXCHANGE_ENV} or --exchange)"
     try:
         info = path.stat()
     except OSError as err:
