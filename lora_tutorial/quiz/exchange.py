@@ -55,7 +55,7 @@ except ImportError:  # pragma: no cover - Windows has no exchange (no sticky bit
 
 from ..common.files import write_file
 from .model import QuizError
-from .progress import VERSION, _json_text, load_progress
+from .progress import answers_text
 from .safe_text import printable
 
 #: The environment variable that names the class exchange folder (the hub sets it).
@@ -143,8 +143,7 @@ def submit(name: str | None = None, folder: str | os.PathLike | None = None) -> 
         raise QuizError(f"Your account {_account()} cannot submit as {printable(learner)!r}: "
                         "the instructor's report accepts a submission only from the account "
                         "it names. Leave name= out to submit under your own name.")
-    text = _json_text({"format": "lora_tutorial.answers", "version": VERSION,
-                       "learner": learner, "quizzes": load_progress()})
+    text = answers_text(learner)
 
     def write(scratch: Path) -> None:
         scratch.write_text(text, encoding="utf-8")

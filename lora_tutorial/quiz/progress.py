@@ -304,15 +304,23 @@ def export_answers(path: str | os.PathLike, name: str | None = None) -> Path:
     :class:`QuizError` when the file cannot be written.
     """
     target = Path(path).expanduser()
-    data = {"format": "lora_tutorial.answers", "version": VERSION,
-            "learner": name if name is not None else target.stem,
-            "quizzes": load_progress()}
+    text = answers_text(name if name is not None else target.stem)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_text(target, _json_text(data))
+        write_text(target, text)
     except OSError as err:
         raise QuizError(f"Cannot write {target}: {err.strerror or err}.") from None
     return target
+
+
+def answers_text(learner: str) -> str:
+    """The JSON text of an answer file: your recorded answers, listed under ``learner``.
+
+    What :func:`export_answers` writes and :func:`~lora_tutorial.quiz.exchange.submit` hands
+    in, and what the instructor's class report reads.
+    """
+    return _json_text({"format": "lora_tutorial.answers", "version": VERSION,
+                       "learner": learner, "quizzes": load_progress()})
 
 
 def _json_text(data: dict) -> str:
