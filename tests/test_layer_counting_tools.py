@@ -1,6 +1,7 @@
 """Notebooks 3 and 4: the LoRA-layer and counting widgets, and the exercise checkers."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -127,7 +128,13 @@ def test_layer_checker_rejects_a_wrong_signature_and_missing_attributes():
 
 def correct_count(shapes, r, targets):
     return sum(r * (d + k) for name, (d, k) in shapes.items()
-               if name.split(".")[-1] in targets)
+               if any(name == t or name.endswith("." + t) for t in targets))
+
+
+def count_by_rule(rule):
+    """A count that is right but for how it matches a name with the targets."""
+    return lambda shapes, r, targets: sum(r * (d + k) for name, (d, k) in shapes.items()
+                                          if any(rule(name, t) for t in targets))
 
 
 def test_count_checker_accepts_a_correct_function(capsys):
@@ -152,6 +159,17 @@ def test_count_checker_accepts_a_correct_function(capsys):
     (lambda s, r, t: float(correct_count(s, r, t)), "not the float"),
     (lambda s, r, t: torch.tensor(correct_count(s, r, t)), "plain Python int"),
     (lambda s, r, t: 1 / 0, "raised ZeroDivisionError"),
+    (count_by_rule(lambda name, t: t in name),
+     "matched the targets as substrings, so 'q_proj' also picked blocks.0.attn.xq_proj, "
+     "blocks.0.mlp.q_proj_gate"),
+    (count_by_rule(lambda name, t: name.endswith(t)),
+     re.escape("name.endswith(target) also picked blocks.0.attn.xq_proj: compare with '.' + "
+               "target")),
+    (count_by_rule(lambda name, t: name.split(".")[-1] == t),
+     "compared only the last part of each name, which never equals a dotted target such as "
+     "'attn.q_proj'"),
+    (count_by_rule(lambda name, t: name.endswith("." + t)),
+     "no layer matched, but the one layer here is called 'layer', exactly the target"),
 ])
 def test_count_checker_names_each_mistake(wrong, message):
     with pytest.raises(AssertionError, match=message):
