@@ -93,7 +93,8 @@ def test_layer_checker_accepts_correct_layers(capsys):
     ({"dropout_on_base": True}, "dropout seems to act on the base path"),
     ({"ignore_dropout": True}, "dropout argument seems to be ignored"),
     ({"no_base": True}, "add the frozen path"),
-    ({"a_init": "randn"}, r"A has the wrong scale: .* ±1/√k = ±0\.316 for k=10 .*kaiming_uniform_"),
+    ({"a_init": "randn"},
+     r"A has the wrong scale: .* ±1/√k = ±0\.316 for k=10 .*kaiming_uniform_"),
     ({"a_init": "kaiming_a0"}, r"A has the wrong scale: .*a=√5"),
     ({"a_init": "tiny"}, r"A has the wrong scale: .*standard deviation 1/√\(3k\) = 0\.183"),
     ({"dropout_at": "whole output"}, r"dropout seems to act on the base path too \(on the whole "

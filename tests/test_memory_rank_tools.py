@@ -153,10 +153,10 @@ def test_freezing_checker_accepts_a_right_answer(capsys):
     (freeze_forgets_bias, "4.bias is frozen"),
     (freeze_by_index, "raised TypeError"),
     (freeze_by_reinitialising, "changed the values of 4.bias"),
-    (freeze_last_child, "classifier.weight, classifier.bias are frozen, but they belong to the "
-                        "last layer (classifier), the one part meant to learn. With it frozen, nothing "
-                        "trains. Here the last nn.Linear is 'classifier', but the last child is "
-                        "'dropout': find the layer by its type"),
+    (freeze_last_child, "classifier.weight, classifier.bias are frozen, but they belong to "
+                        "the last layer (classifier), the one part meant to learn. With it "
+                        "frozen, nothing trains. Here the last nn.Linear is 'classifier', but "
+                        "the last child is 'dropout': find the layer by its type"),
     (freeze_head_or_last_item, "raised TypeError: '_ClassifierThenDropout' object is not "
                                "subscriptable Here the last nn.Linear is 'classifier'"),
 ])
