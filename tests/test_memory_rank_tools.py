@@ -233,6 +233,16 @@ def energy_unsquared(m, energy):
     return int((torch.cumsum(s, 0) / s.sum() < energy).sum()) + 1
 
 
+def energy_passes_instead_of_reaches(m, energy):
+    s2 = torch.linalg.svdvals(m) ** 2
+    return int((torch.cumsum(s2, 0) / s2.sum() <= energy).sum()) + 1   # > instead of ≥
+
+
+def energy_not_normalised(m, energy):
+    s2 = torch.linalg.svdvals(m) ** 2
+    return int((torch.cumsum(s2, 0) < energy).sum()) + 1                # forgot / s2.sum()
+
+
 def test_energy_checker_accepts_a_right_answer(capsys):
     check_rank_for_energy(energy_right)
     check_rank_for_energy(rank_for_energy)
@@ -244,6 +254,9 @@ def test_energy_checker_accepts_a_right_answer(capsys):
     (energy_one_too_many, "one too many"),
     (energy_unsquared, "*squared* singular values"),
     (lambda m, e: 2.5, "whole number"),
+    (energy_passes_instead_of_reaches, "for 50% you returned 3, one too many: 2 components "
+                                       "already keep 50.0%"),
+    (energy_not_normalised, "one too few"),
 ])
 def test_energy_checker_explains_mistakes(wrong, message):
     with pytest.raises(AssertionError, match=re.escape(message)):

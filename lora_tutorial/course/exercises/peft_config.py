@@ -68,6 +68,21 @@ def _check_fields(config) -> None:
     if config.bias != "none":
         raise ExerciseError(f"bias={config.bias!r} makes biases trainable too; inject_lora with "
                             "mark_only_lora_as_trainable trains none, which is bias=\"none\".")
+    init = getattr(config, "init_lora_weights", True)
+    if init is False:
+        raise ExerciseError("init_lora_weights=False starts B random, so the adapted model no "
+                            "longer starts equal to the base; the call starts B at zero. Leave "
+                            "init_lora_weights at its default, True.")
+    if init is not True:
+        raise ExerciseError(f"init_lora_weights={init!r} draws A (or both factors) another way "
+                            "than the call, which draws A Kaiming-uniform and sets B to zero: "
+                            "PEFT's default, init_lora_weights=True. Leave it out.")
+    patterns = {name: getattr(config, name, None) for name in ("rank_pattern", "alpha_pattern")}
+    patterns = {name: value for name, value in patterns.items() if value}
+    if patterns:
+        shown = ", ".join(f"{name}={value!r}" for name, value in patterns.items())
+        raise ExerciseError(f"{shown} gives some modules another rank or alpha; the call uses "
+                            f"r={R} and alpha={ALPHA} for every module. Leave it out.")
     if config.modules_to_save:
         raise ExerciseError(f"modules_to_save={config.modules_to_save!r} would train full copies "
                             f"of those " "modules; the call trains only LoRA's A and B. Leave it "
