@@ -40,8 +40,9 @@ def adaptation_result(prepare: Callable[[nn.Module], object],
     """Prepare a fresh model with ``prepare``, train it as the exercise does, and measure it.
 
     Returns ``(trainable parameters, all parameters, code validation loss)``. Raises
-    :class:`~lora_tutorial.course.exercises.ExerciseError` if ``prepare`` fails, trains nothing or
-    changes a pretrained weight.
+    :class:`~lora_tutorial.course.exercises.ExerciseError` if ``prepare`` fails, returns another
+    model instead of preparing the one it was given, trains nothing, leaves the pretrained
+    weights training beside LoRA, or changes a pretrained weight.
     """
     model = load_pretrained_gpt("cpu")
     pretrained = {name: t.clone() for name, t in model.state_dict().items()}

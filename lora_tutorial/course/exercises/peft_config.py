@@ -1,7 +1,8 @@
 """Checker for notebook 7's exercise: write the ``LoraConfig`` that matches an ``inject_lora`` call.
 
 The call to reproduce is :data:`TARGET_CALL`. The learner writes a ``peft.LoraConfig`` and
-:func:`check_lora_config` compares it field by field, then builds both models on fresh
+:func:`check_lora_config` compares it field by field (including PEFT's own settings that would
+build another adapter: ``init_lora_weights``, ``rank_pattern``, ``alpha_pattern``), then builds both models on fresh
 copies of the course model and checks that they adapt the same modules with the same
 number of trainable parameters.
 """
