@@ -103,3 +103,50 @@ def test_loader_that_forgets_the_tensors_fails():
         inject_lora(model, config["target_modules"], r=config["r"], alpha=config["lora_alpha"])
     with pytest.raises(ExerciseError, match="does not compute what the trained model"):
         check_adapter_files(save_lora, inject_only)
+
+
+def save_scaling_as_alpha(model, directory, base_model_name):
+    save_lora(model, directory, base_model_name)
+    path = Path(directory) / "adapter_config.json"
+    config = json.loads(path.read_text())
+    config["lora_alpha"] = config["lora_alpha"] / config["r"]       # alpha/r, not alpha
+    path.write_text(json.dumps(config))
+
+
+def load_without_alpha(model, directory, base_model_name):
+    config = json.loads((Path(directory) / "adapter_config.json").read_text())
+    if config["base_model_name_or_path"] != base_model_name:
+        raise ValueError("adapter for another base model")
+    inject_lora(model, config["target_modules"], r=config["r"])     # inject_lora's own alpha
+    tensors = load_file(Path(directory) / "adapter_model.safetensors")
+    with torch.no_grad():
+        for name, layer in lora_layers(model):
+            layer.lora_A.weight.copy_(tensors[f"{name}.lora_A.weight"])
+            layer.lora_B.weight.copy_(tensors[f"{name}.lora_B.weight"])
+
+
+def save_with_peft_prefix(model, directory, base_model_name):
+    tensors = {f"base_model.model.{key}": t for key, t in lora_tensors(model).items()}
+    save_file(tensors, Path(directory) / "adapter_model.safetensors")
+    write_config(model, directory, base_model_name)
+
+
+def load_state_dict_not_strict(model, directory, base_model_name):
+    config = json.loads((Path(directory) / "adapter_config.json").read_text())
+    if config["base_model_name_or_path"] != base_model_name:
+        raise ValueError("adapter for another base model")
+    inject_lora(model, config["target_modules"], r=config["r"], alpha=config["lora_alpha"])
+    # strict=False skips every key it does not know: with the prefix, that is all of them
+    model.load_state_dict(load_file(Path(directory) / "adapter_model.safetensors"), strict=False)
+
+
+@pytest.mark.parametrize("save, load, message", [
+    (save_scaling_as_alpha, load_lora, "lora_alpha=2.0; the model's LoRA layers have r=4, "
+                                       "alpha=8"),
+    (save_lora, load_without_alpha, "does not compute what the trained model computed"),
+    (save_with_peft_prefix, load_state_dict_not_strict, "does not compute what the trained "
+                                                        "model computed"),
+])
+def test_plausible_wrong_pairs_fail(save, load, message):
+    with pytest.raises(ExerciseError, match=message):
+        check_adapter_files(save, load)

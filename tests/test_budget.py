@@ -34,7 +34,10 @@ def test_within_budget_but_below_target_fails():
 
 @pytest.mark.parametrize("targets, r, message", [(["q_proj"], 0, "positive whole number"),
                                                  (["q_proj"], 2.5, "positive whole number"),
-                                                 (["nope"], 4, "refused your choice")])
+                                                 (["nope"], 4, "refused your choice"),
+                                                 ("q_proj", 4, "A string is read as a regular "
+                                                               "expression"),
+                                                 (["q_proj"], 4.0, "positive whole number")])
 def test_invalid_choices_fail_with_a_reason(targets, r, message):
     with pytest.raises(ExerciseError, match=message):
         check_budget_choice(targets, r)

@@ -61,3 +61,25 @@ def test_stub_means_not_attempted(capsys):
         raise NotImplementedError("write this")
     assert bool(check_fewest_parameters(prepare_for_code)) is False
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
+
+
+def test_lora_without_freezing_the_rest_is_refused_with_the_missing_call():
+    def forgets_to_freeze(model):
+        inject_lora(model, ["down_proj"], r=4, alpha=8)
+
+    with pytest.raises(ExerciseError, match="pretrained weights still train too .* Call "
+                                            "mark_only_lora_as_trainable"):
+        check_fewest_parameters(forgets_to_freeze)
+
+
+def test_adapting_a_copy_is_refused():
+    import copy
+
+    def adapts_a_copy(model):
+        model = copy.deepcopy(model)
+        lora(["down_proj"], 4, 8)(model)
+        return model
+
+    with pytest.raises(ExerciseError, match="returned another model. The checker trains the "
+                                            "model it gave you"):
+        check_fewest_parameters(adapts_a_copy)

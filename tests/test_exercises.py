@@ -140,3 +140,38 @@ def test_a_notebook_does_not_echo_the_outcome():
 
     from lora_tutorial.course.exercises import Outcome
     assert DisplayFormatter().format(Outcome(True)) == ({}, {})
+
+
+# The instructions above an exercise are read in both copies: the solved notebook, where the
+# next cell holds a solution, and the learner's, where it holds an empty skeleton. A sentence
+# that says the cell below "works" or "holds a working solution" is false in the learner's.
+CLAIMS_OF_A_SOLVED_CELL = ("solution below", "holds a working solution", "below holds a",
+                           "below works", "replace it with your own")
+
+
+def _exercise_instructions(folder):
+    """(notebook, text) of every markdown cell in ``folder`` that sits above an exercise cell."""
+    import json
+    from pathlib import Path
+
+    from tools.learner_copy import LEARNER_MARKER, SOLUTION_MARKER
+
+    root = Path(__file__).resolve().parents[1] / folder
+    found = []
+    for path in sorted(root.glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for index, cell in enumerate(cells):
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and source.startswith((SOLUTION_MARKER, LEARNER_MARKER)):
+                above = [c for c in cells[max(0, index - 3):index] if c["cell_type"] == "markdown"]
+                found += [(path.name, "".join(c["source"])) for c in above]
+    return found
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+def test_no_instruction_says_the_exercise_cell_holds_a_solution(folder):
+    instructions = _exercise_instructions(folder)
+    assert len({name for name, _ in instructions}) >= 10   # the exercises were found
+    stale = [(name, claim) for name, text in instructions for claim in CLAIMS_OF_A_SOLVED_CELL
+             if claim in " ".join(text.lower().split())]
+    assert not stale, stale

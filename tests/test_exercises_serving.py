@@ -40,6 +40,16 @@ def in_place(x, lora_A, lora_B, scaling, adapter_ids):
     return right(x, lora_A, lora_B, scaling, adapter_ids) / 2
 
 
+def scaling_not_reshaped(x, lora_A, lora_B, scaling, adapter_ids):
+    low = torch.bmm(x, lora_A[adapter_ids].transpose(1, 2))
+    return torch.bmm(low, lora_B[adapter_ids].transpose(1, 2)) * scaling[adapter_ids]
+
+
+def sorted_by_adapter(x, lora_A, lora_B, scaling, adapter_ids):
+    order = adapter_ids.argsort()                    # grouped by adapter, never put back
+    return right(x[order], lora_A, lora_B, scaling, adapter_ids[order])
+
+
 def stub(x, lora_A, lora_B, scaling, adapter_ids):
     raise NotImplementedError("Write this part, then run the checker.")
 
@@ -60,6 +70,8 @@ def test_not_attempted(capsys):
     (first_row_scaling, "first row's scaling"),
     (by_position, "adapter b \\(mod N\\)"),
     (rows_shuffled, "rows differ"),
+    (scaling_not_reshaped, "raised RuntimeError"),
+    (sorted_by_adapter, "rows differ"),
     (in_place, "changed its inputs"),
     (lambda *args: torch.zeros(3), "Expected a tensor of shape"),
     (lambda *args: 1 / 0, "raised ZeroDivisionError"),

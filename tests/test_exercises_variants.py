@@ -64,6 +64,18 @@ def dequantize_codes_times_absmax(codes, absmax, levels, block_size):
     return (codes.float().view(-1, block_size) * absmax[:, None]).flatten()
 
 
+def quantize_absmax_down_the_columns(x, levels, block_size):
+    blocks = x.view(-1, block_size)
+    absmax = blocks.abs().amax(dim=0)                # one per position, not per block
+    codes = ((blocks / absmax).flatten()[:, None] - levels).abs().argmin(dim=1)
+    return codes, absmax
+
+
+def quantize_returns_levels(x, levels, block_size):
+    codes, absmax = quantize_right(x, levels, block_size)
+    return levels[codes.long()], absmax              # the values, not their indices
+
+
 def stub(*args):
     raise NotImplementedError("Write this function, then run the checker.")
 
@@ -83,6 +95,8 @@ def test_correct_answer(capsys):
     (quantize_right, dequantize_no_absmax, "multiply each by its block's absmax"),
     (quantize_right, dequantize_codes_times_absmax, "levels\\[codes\\] first"),
     (lambda x, levels, b: quantize_right(x, levels, b)[0], dequantize_right, "pair"),
+    (quantize_absmax_down_the_columns, dequantize_right, "one number per block"),
+    (quantize_returns_levels, dequantize_right, "one integer index per number"),
 ])
 def test_wrong_answers_are_explained(quantize, dequantize, message, capsys):
     with pytest.raises(ExerciseError, match=message):

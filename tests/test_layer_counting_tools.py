@@ -1,6 +1,7 @@
 """Notebooks 3 and 4: the LoRA-layer and counting widgets, and the exercise checkers."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ from lora_tutorial.course.widgets.lora_layer import LoRALayerExplorer
 
 def make_layer_class(*, b_random=False, a_zero=False, scaling="alpha/r", freeze=True,
                      a_shape="rk", b_shape="dr", dropout_on_base=False, ignore_dropout=False,
-                     no_base=False):
+                     no_base=False, a_init="kaiming", dropout_at="input"):
     """A learner's LoRA layer, correct by default, with one chosen mistake."""
 
     class Layer(nn.Module):
@@ -35,6 +36,12 @@ def make_layer_class(*, b_random=False, a_zero=False, scaling="alpha/r", freeze=
             self.B = nn.Parameter(torch.zeros((d, r) if b_shape == "dr" else (r, d)))
             if a_zero:
                 nn.init.zeros_(self.A)
+            elif a_init == "randn":
+                nn.init.normal_(self.A)                  # torch.randn: standard deviation 1
+            elif a_init == "kaiming_a0":
+                nn.init.kaiming_uniform_(self.A)         # a=0: ±√(6/k), √3 times too wide
+            elif a_init == "tiny":
+                nn.init.normal_(self.A, std=1e-3)
             else:
                 nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
             if b_random:
@@ -47,6 +54,12 @@ def make_layer_class(*, b_random=False, a_zero=False, scaling="alpha/r", freeze=
             if dropout_on_base:
                 x = self.dropout(x)
                 lora = x @ self.A.T @ self.B.T
+            elif dropout_at == "whole output":
+                return self.dropout(self.base(x) + self.scaling * (x @ self.A.T @ self.B.T))
+            elif dropout_at == "lora output":
+                lora = self.dropout(x @ self.A.T @ self.B.T)
+            elif dropout_at == "after A":
+                lora = self.dropout(x @ self.A.T) @ self.B.T
             else:
                 lora = self.dropout(x) @ self.A.T @ self.B.T
             return (0 if no_base else self.base(x)) + self.scaling * lora
@@ -80,6 +93,14 @@ def test_layer_checker_accepts_correct_layers(capsys):
     ({"dropout_on_base": True}, "dropout seems to act on the base path"),
     ({"ignore_dropout": True}, "dropout argument seems to be ignored"),
     ({"no_base": True}, "add the frozen path"),
+    ({"a_init": "randn"},
+     r"A has the wrong scale: .* ±1/√k = ±0\.316 for k=10 .*kaiming_uniform_"),
+    ({"a_init": "kaiming_a0"}, r"A has the wrong scale: .*a=√5"),
+    ({"a_init": "tiny"}, r"A has the wrong scale: .*standard deviation 1/√\(3k\) = 0\.183"),
+    ({"dropout_at": "whole output"}, r"dropout seems to act on the base path too \(on the whole "
+                                     r"input x, or on the whole output\)"),
+    ({"dropout_at": "lora output"}, r"not B·A·dropout\(x\) for any dropout mask of the input x"),
+    ({"dropout_at": "after A"}, r"seems to act after A, or on the LoRA path's output"),
 ])
 def test_layer_checker_names_each_mistake(mistake, message):
     with pytest.raises(AssertionError, match=message):
@@ -108,7 +129,13 @@ def test_layer_checker_rejects_a_wrong_signature_and_missing_attributes():
 
 def correct_count(shapes, r, targets):
     return sum(r * (d + k) for name, (d, k) in shapes.items()
-               if name.split(".")[-1] in targets)
+               if any(name == t or name.endswith("." + t) for t in targets))
+
+
+def count_by_rule(rule):
+    """A count that is right but for how it matches a name with the targets."""
+    return lambda shapes, r, targets: sum(r * (d + k) for name, (d, k) in shapes.items()
+                                          if any(rule(name, t) for t in targets))
 
 
 def test_count_checker_accepts_a_correct_function(capsys):
@@ -133,6 +160,17 @@ def test_count_checker_accepts_a_correct_function(capsys):
     (lambda s, r, t: float(correct_count(s, r, t)), "not the float"),
     (lambda s, r, t: torch.tensor(correct_count(s, r, t)), "plain Python int"),
     (lambda s, r, t: 1 / 0, "raised ZeroDivisionError"),
+    (count_by_rule(lambda name, t: t in name),
+     "matched the targets as substrings, so 'q_proj' also picked blocks.0.attn.xq_proj, "
+     "blocks.0.mlp.q_proj_gate"),
+    (count_by_rule(lambda name, t: name.endswith(t)),
+     re.escape("name.endswith(target) also picked blocks.0.attn.xq_proj: compare with '.' + "
+               "target")),
+    (count_by_rule(lambda name, t: name.split(".")[-1] == t),
+     "compared only the last part of each name, which never equals a dotted target such as "
+     "'attn.q_proj'"),
+    (count_by_rule(lambda name, t: name.endswith("." + t)),
+     "no layer matched, but the one layer here is called 'layer', exactly the target"),
 ])
 def test_count_checker_names_each_mistake(wrong, message):
     with pytest.raises(AssertionError, match=message):

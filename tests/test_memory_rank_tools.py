@@ -127,6 +127,19 @@ def freeze_by_reinitialising(model):
     last.weight.requires_grad = True
 
 
+def freeze_last_child(model):
+    freeze_everything(model)
+    for p in list(model.children())[-1].parameters():
+        p.requires_grad = True
+
+
+def freeze_head_or_last_item(model):
+    freeze_everything(model)
+    last = model.head if hasattr(model, "head") else model[-1]
+    for p in last.parameters():
+        p.requires_grad = True
+
+
 def test_freezing_checker_accepts_a_right_answer(capsys):
     check_freeze_all_but_last(freeze_right)
     out = capsys.readouterr().out
@@ -136,10 +149,16 @@ def test_freezing_checker_accepts_a_right_answer(capsys):
 
 @pytest.mark.parametrize("wrong, message", [
     (freeze_nothing, "still train: 0.weight"),
-    (freeze_everything, "is frozen, but it belongs to the last layer (4)"),
+    (freeze_everything, "4.weight, 4.bias are frozen, but they belong to the last layer (4)"),
     (freeze_forgets_bias, "4.bias is frozen"),
     (freeze_by_index, "raised TypeError"),
     (freeze_by_reinitialising, "changed the values of 4.bias"),
+    (freeze_last_child, "classifier.weight, classifier.bias are frozen, but they belong to "
+                        "the last layer (classifier), the one part meant to learn. With it "
+                        "frozen, nothing trains. Here the last nn.Linear is 'classifier', but "
+                        "the last child is 'dropout': find the layer by its type"),
+    (freeze_head_or_last_item, "raised TypeError: '_ClassifierThenDropout' object is not "
+                               "subscriptable Here the last nn.Linear is 'classifier'"),
 ])
 def test_freezing_checker_explains_mistakes(wrong, message):
     with pytest.raises(AssertionError, match=re.escape(message)):
@@ -214,6 +233,16 @@ def energy_unsquared(m, energy):
     return int((torch.cumsum(s, 0) / s.sum() < energy).sum()) + 1
 
 
+def energy_passes_instead_of_reaches(m, energy):
+    s2 = torch.linalg.svdvals(m) ** 2
+    return int((torch.cumsum(s2, 0) / s2.sum() <= energy).sum()) + 1   # > instead of ≥
+
+
+def energy_not_normalised(m, energy):
+    s2 = torch.linalg.svdvals(m) ** 2
+    return int((torch.cumsum(s2, 0) < energy).sum()) + 1                # forgot / s2.sum()
+
+
 def test_energy_checker_accepts_a_right_answer(capsys):
     check_rank_for_energy(energy_right)
     check_rank_for_energy(rank_for_energy)
@@ -225,6 +254,9 @@ def test_energy_checker_accepts_a_right_answer(capsys):
     (energy_one_too_many, "one too many"),
     (energy_unsquared, "*squared* singular values"),
     (lambda m, e: 2.5, "whole number"),
+    (energy_passes_instead_of_reaches, "for 50% you returned 3, one too many: 2 components "
+                                       "already keep 50.0%"),
+    (energy_not_normalised, "one too few"),
 ])
 def test_energy_checker_explains_mistakes(wrong, message):
     with pytest.raises(AssertionError, match=re.escape(message)):

@@ -29,6 +29,12 @@ def merge_with_add_(W0, A, B, alpha, r):
     return W0.add_((alpha / r) * (B @ A))
 
 
+def merge_into_a_detached_alias(W0, A, B, alpha, r):
+    W = W0.detach()                      # shares W0's memory: += writes into W0
+    W += (alpha / r) * (B @ A)
+    return W
+
+
 WRONG_MERGES = {
     "no scaling": (lambda W0, A, B, alpha, r: W0 + B @ A, "forgot the scaling"),
     "A times B": (lambda W0, A, B, alpha, r: W0 + (alpha / r) * (A @ B), "The update is B @ A"),
@@ -42,6 +48,9 @@ WRONG_MERGES = {
     "no return": (lambda W0, A, B, alpha, r: None, "forget the return"),
     "unchanged": (lambda W0, A, B, alpha, r: W0.clone(), "never added"),
     "fixed sizes": (lambda W0, A, B, alpha, r: W0 + 4 * (B @ A), "square 8×8 layer"),
+    "integer division": (lambda W0, A, B, alpha, r: W0 + (alpha // r) * (B @ A),
+                         "alpha // r is integer division"),
+    "detached alias": (merge_into_a_detached_alias, "changed W0 in place"),
 }
 
 
@@ -107,6 +116,10 @@ def test_target_call_is_what_the_checker_expects():
      "Extra: \\['blocks.0.attn.k_proj'"),
     (dict(target_modules="q_proj"), "regular expression"),
     (dict(target_modules=None), "target_modules is not set"),
+    (dict(init_lora_weights=False), "starts B random"),
+    (dict(init_lora_weights="gaussian"), "draws A \\(or both factors\\) another way"),
+    (dict(alpha_pattern={"fc1": 32}), "gives some modules another rank or alpha"),
+    (dict(rank_pattern={"fc1": 8}), "gives some modules another rank or alpha"),
 ])
 def test_config_checker_names_each_mistake(changes, expected):
     with pytest.raises(AssertionError, match=expected):

@@ -52,8 +52,11 @@ def _adapted_model(target_modules, r: int, seed: int) -> torch.nn.Module:
     try:
         inject_lora(model, target_modules, r=r, alpha=ALPHA)
     except (ValueError, TypeError) as error:
+        regex = (" A string is read as a regular expression that must match a whole name "
+                 "(such as blocks.0.attn.q_proj); for short names use a list, e.g. "
+                 "['q_proj']." if isinstance(target_modules, str) else "")
         raise ExerciseError(f"inject_lora(model, {target_modules!r}, r={r!r}) refused your "
-                            f"choice: {error}") from error
+                            f"choice: {error}{regex}") from error
     mark_only_lora_as_trainable(model)
     return model
 

@@ -2,6 +2,10 @@
 
 The learner writes ``freeze_all_but_last(model)``, which must leave only the parameters of
 the model's last ``nn.Linear`` trainable, for *any* model, by flipping ``requires_grad``.
+The test models are chosen so that only finding the layer by its *type* works: an
+``nn.Sequential`` (no names), a model whose last linear layer is called ``head``, one where it
+is called ``classifier`` and a dropout child comes after it, and one where it is the last
+child but is called ``out``.
 """
 
 from collections.abc import Callable
@@ -9,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from . import call_learner, checker, require
+from . import ExerciseError, call_learner, checker, require
 
 
 class _Classifier(nn.Module):
@@ -25,12 +29,43 @@ class _Classifier(nn.Module):
         return self.head(torch.relu(self.norm(self.body(x))))
 
 
+class _ClassifierThenDropout(nn.Module):
+    """The last linear layer is called ``classifier`` and is *not* the last child: a dropout
+    module is registered after it (``children()`` ends with ``dropout``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12))
+        self.classifier = nn.Linear(12, 4)
+        self.dropout = nn.Dropout(0.0)
+
+    def forward(self, x):
+        return self.classifier(self.dropout(self.encoder(x)))
+
+
+class _NamedOut(nn.Module):
+    """The last linear layer is the last child, but it is called ``out``, not ``head``."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(7, 9)
+        self.mix = nn.Linear(9, 9)
+        self.out = nn.Linear(9, 2)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.mix(torch.relu(self.embed(x)))))
+
+
 def _test_models(generator: torch.Generator) -> list[tuple[str, nn.Module, int]]:
     """(description, model, input width) triples, with values drawn from ``generator``."""
     mlp = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
                         nn.Linear(16, 3))
     models = [("a 3-layer nn.Sequential MLP", mlp, 8),
-              ("a model with a body, a LayerNorm and a head", _Classifier(), 10)]
+              ("a model with a body, a LayerNorm and a head", _Classifier(), 10),
+              ("a model whose last nn.Linear, classifier, is followed by a dropout child",
+               _ClassifierThenDropout(), 6),
+              ("a model whose last child, an nn.Linear, is called out (not head)",
+               _NamedOut(), 7)]
     with torch.no_grad():
         for _, model, _ in models:
             for p in model.parameters():
@@ -40,6 +75,16 @@ def _test_models(generator: torch.Generator) -> list[tuple[str, nn.Module, int]]
 
 def _last_linear_name(model: nn.Module) -> str:
     return [name for name, module in model.named_modules() if isinstance(module, nn.Linear)][-1]
+
+
+def _by_type_hint(model: nn.Module, last: str) -> str:
+    """Why a rule other than "the last nn.Linear" fails on ``model``, and the rule to use."""
+    last_child = list(dict(model.named_children()))[-1]
+    where = (f"Here the last nn.Linear is {last!r}, but the last child is {last_child!r}"
+             if last_child != last else
+             f"Here the last nn.Linear is the last child, but it is called {last!r}")
+    return (f"{where}: find the layer by its type, not by its name or position — the last "
+            "module m in model.modules() with isinstance(m, nn.Linear).")
 
 
 @checker("write freeze_all_but_last above")
@@ -55,7 +100,12 @@ def check_freeze_all_but_last(freeze_all_but_last: Callable[[nn.Module], object]
         last = _last_linear_name(model)
         before = {name: p.detach().clone() for name, p in model.named_parameters()}
         ids_before = {name: id(p) for name, p in model.named_parameters()}
-        call_learner(freeze_all_but_last, model, context=f"On {description}, your function")
+        try:
+            call_learner(freeze_all_but_last, model, context=f"On {description}, your function")
+        except ExerciseError as error:
+            if isinstance(error.__cause__, (AttributeError, TypeError, IndexError)):
+                raise ExerciseError(f"{error} {_by_type_hint(model, last)}") from error.__cause__
+            raise
         params = dict(model.named_parameters())
         require(params.keys() == before.keys() and all(
             id(p) == ids_before[n] for n, p in params.items()),
@@ -67,15 +117,17 @@ def check_freeze_all_but_last(freeze_all_but_last: Callable[[nn.Module], object]
         head = [n for n in params if n.startswith(last + ".")]
         frozen_head = [n for n in head if not params[n].requires_grad]
         require(not frozen_head,
-                f"On {description}, {', '.join(frozen_head)} is frozen, but it belongs to the "
+                f"On {description}, {', '.join(frozen_head)} "
+                f"{'is' if len(frozen_head) == 1 else 'are'} frozen, but "
+                f"{'it belongs' if len(frozen_head) == 1 else 'they belong'} to the "
                 f"last layer ({last}), the one part meant to learn. With it frozen, nothing "
-                "trains.")
+                f"trains. {_by_type_hint(model, last)}")
         still_training = [n for n, p in params.items() if p.requires_grad and n not in head]
         require(not still_training,
                 f"On {description}, these parameters still train: {', '.join(still_training)}. "
                 "Each of them would get a gradient and Adam state and be changed by every step. "
                 "Set requires_grad = False on every parameter outside the last layer "
-                f"(here {last}), and find that layer by type, not by a hard-coded index or name.")
+                f"(here {last}). {_by_type_hint(model, last)}")
         # The consequence that matters: a training step changes only the last layer.
         optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
         model(torch.randn(4, width, generator=generator)).pow(2).mean().backward()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ...core.inject import lora_layers
 from ..facts import CODE_BATCH, CODE_LEARNING_RATES, CODE_STEPS
 from ..models.gpt import load_pretrained_gpt
 from ..text import load_corpus, validation_windows
@@ -39,13 +40,18 @@ def adaptation_result(prepare: Callable[[nn.Module], object],
     """Prepare a fresh model with ``prepare``, train it as the exercise does, and measure it.
 
     Returns ``(trainable parameters, all parameters, code validation loss)``. Raises
-    :class:`~lora_tutorial.course.exercises.ExerciseError` if ``prepare`` fails, trains nothing or
-    changes a pretrained weight.
+    :class:`~lora_tutorial.course.exercises.ExerciseError` if ``prepare`` fails, returns another
+    model instead of preparing the one it was given, trains nothing, leaves the pretrained
+    weights training beside LoRA, or changes a pretrained weight.
     """
     model = load_pretrained_gpt("cpu")
     pretrained = {name: t.clone() for name, t in model.state_dict().items()}
     torch.manual_seed(0)   # LoRA's A is drawn at injection: the same seed as the notebook
-    call_learner(prepare, model, context="prepare_for_code(model)")
+    returned = call_learner(prepare, model, context="prepare_for_code(model)")
+    require(not isinstance(returned, nn.Module) or returned is model,
+            "prepare_for_code returned another model. The checker trains the model it gave "
+            "you, so prepare that one in place (inject_lora(model, ...) changes it where it "
+            "is; no copy, nothing to return).")
     changed = [name for name, t in model.state_dict().items()
                if _pretrained_value(name, pretrained) is not None
                and not torch.equal(t, _pretrained_value(name, pretrained))]
@@ -57,6 +63,15 @@ def adaptation_result(prepare: Callable[[nn.Module], object],
     require(trainable > 0, "Nothing is trainable after prepare_for_code(model), so training "
             "cannot change the model. Inject LoRA layers (their A and B train) or leave some "
             "parameters with requires_grad=True.")
+    lora = {id(p) for _, layer in lora_layers(model)
+            for name, p in layer.named_parameters() if name.startswith("lora_")}
+    pretrained_training = [n for n, p in model.named_parameters()
+                           if p.requires_grad and id(p) not in lora]
+    require(not lora or trainable <= BUDGET or not pretrained_training,
+            f"{trainable:,d} parameters train, more than the budget of {BUDGET:,d}: your LoRA "
+            f"layers are in, but the pretrained weights still train too "
+            f"({', '.join(pretrained_training[:3])}, ...). Call "
+            "mark_only_lora_as_trainable(model) after inject_lora.")
     require(trainable <= BUDGET,
             f"{trainable:,d} parameters train, more than the budget of {BUDGET:,d}. A LoRA "
             "layer on a d×k matrix trains r·(d + k) numbers: lower r, or adapt fewer or "

@@ -4,12 +4,17 @@ The learner's class is called as ``cls(base, r, alpha, dropout=0.0)`` and must h
 
 * the frozen pretrained layer as ``base`` (or ``base_layer``, PEFT's name),
 * ``A`` with shape r×k and ``B`` with shape d×r (or ``lora_A``/``lora_B``), either as
-  ``nn.Parameter`` tensors or as bias-free ``nn.Linear`` layers (then their ``.weight``),
-* a ``forward(x)`` that computes ``base(x) + (alpha / r) · B·A·dropout(x)``.
+  ``nn.Parameter`` tensors or as bias-free ``nn.Linear`` layers (then their ``.weight``);
+  ``A`` drawn Kaiming-uniform with ``a=√5`` as PEFT and ``nn.Linear`` draw it (uniform in
+  ±1/√k), ``B`` zero;
+* a ``forward(x)`` that computes ``base(x) + (alpha / r) · B·A·dropout(x)``: dropout acts on
+  the input of the LoRA path only, never on the base path or on an output.
 
 :func:`check_lora_layer` tries it on a small non-square layer and stops at the first problem
 with a message that says what is wrong and why it matters.
 """
+
+import itertools
 
 import torch
 from torch import nn
@@ -73,6 +78,38 @@ def _forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
                                           f"{tuple(x.shape)}")
 
 
+def _check_scale_of_A(A: torch.Tensor) -> None:
+    """A must look Kaiming-uniform with a=√5: uniform in ±1/√k, so its std is 1/√(3k)."""
+    bound = 1 / K ** 0.5
+    largest, std = A.abs().max().item(), A.std().item()
+    if largest > bound * (1 + 1e-6) or std < bound / 3 ** 0.5 / 2:
+        raise ExerciseError(
+            f"Your A has the wrong scale: its values reach {largest:.3f} with a standard "
+            f"deviation of {std:.3f}, but Kaiming-uniform with a=√5 (what PEFT and nn.Linear "
+            f"use) draws them uniformly from ±1/√k = ±{bound:.3f} for k={K} inputs (standard "
+            f"deviation 1/√(3k) = {bound / 3 ** 0.5:.3f}). torch.randn gives standard "
+            "deviation 1, so A·x, and with it every update B·A·x, starts about √(3k) times too "
+            "large and training starts off balance. Initialise with "
+            "nn.init.kaiming_uniform_(self.A, a=math.sqrt(5)).")
+
+
+def _only_on_the_lora_input(layer: nn.Module, base: nn.Linear, A: torch.Tensor,
+                            B: torch.Tensor, x: torch.Tensor, p: float) -> bool:
+    """Whether each row of ``layer(x) - base(x)`` (training mode) is ``(alpha/r)·B·A·m·x/(1-p)``
+    for *some* 0/1 mask ``m`` of the k inputs: dropout on the LoRA path's input, as PEFT does.
+
+    With k = 10 there are only 1,024 masks, so all of them are tried; dropout after A, or on
+    the LoRA output, gives a difference that no mask of the input explains.
+    """
+    masks = torch.tensor(list(itertools.product((0.0, 1.0), repeat=K)))
+    delta = _forward(layer, x) - base(x)
+    for row, change in zip(x, delta):
+        possible = (ALPHA / R) * ((masks * row) @ A.T @ B.T) / (1 - p)
+        if (possible - change).abs().amax(dim=1).min() > 1e-5:
+            return False
+    return True
+
+
 @checker("write MyLoRALinear above")
 def check_lora_layer(cls) -> str:
     """Check a learner's LoRA layer class; raise ``ExerciseError`` with advice if wrong.
@@ -81,6 +118,7 @@ def check_lora_layer(cls) -> str:
     as it was.
     """
     generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)   # what the learner's constructor draws (A) is the same on every run
     base = _base_layer(generator)
     w0 = base.weight.detach().clone()
     layer = _build(cls, base, dropout=0.0)
@@ -124,6 +162,8 @@ def check_lora_layer(cls) -> str:
         raise ExerciseError("Your A is all zeros. With A = 0 and B = 0, both gradients are zero "
                             "(B's gradient needs A·x, A's needs B), so the adapter never learns. "
                             "Initialise A randomly (nn.init.kaiming_uniform_(A, a=math.sqrt(5))).")
+
+    _check_scale_of_A(A.detach())
 
     x = torch.randn(5, K, generator=generator)
     layer.eval()
@@ -174,21 +214,27 @@ def check_lora_layer(cls) -> str:
     with torch.no_grad():
         if not torch.allclose(_forward(layer, x), base(x), atol=1e-6):
             raise ExerciseError("In training mode, with B = 0, your layer's output differs from "
-                                "the base layer's: dropout seems to act on the base path (W0·x) "
-                                "too. LoRA's dropout regularises only the low-rank path, "
-                                "A·dropout(x); the frozen path must compute exactly what the "
-                                "pretrained layer computes.")
+                                "the base layer's: dropout seems to act on the base path too "
+                                "(on the whole input x, or on the whole output). LoRA's dropout "
+                                "regularises only the low-rank path, B·A·dropout(x); the frozen "
+                                "path must compute exactly what the pretrained layer computes.")
         B.copy_(torch.randn(D, R, generator=generator) * 0.5)
         first, second = _forward(layer, x), _forward(layer, x)
         if torch.equal(first, second):
             raise ExerciseError("With dropout=0.5 in training mode, two calls gave identical "
                                 "outputs: the dropout argument seems to be ignored. Apply "
                                 "nn.Dropout(dropout) to x on the LoRA path: B·A·dropout(x).")
+        if not _only_on_the_lora_input(layer, base, A, B, x, p=0.5):
+            raise ExerciseError("With dropout=0.5 in training mode, your LoRA term is not "
+                                "B·A·dropout(x) for any dropout mask of the input x: dropout "
+                                "seems to act after A, or on the LoRA path's output. Apply it "
+                                "to the input of the LoRA path, as PEFT does: "
+                                "self.dropout(x) @ self.A.T @ self.B.T.")
         layer.eval()
         expected = base(x) + (ALPHA / R) * (x @ A.T @ B.T)
         if not torch.allclose(_forward(layer, x), expected, atol=1e-5):
             raise ExerciseError("In eval mode your layer is not deterministic or not equal "
                                 "to base(x) + (alpha/r)·B·A·x: use nn.Dropout (which switches "
                                 "off in eval mode) rather than a hand-made random mask.")
-    return ("W0 frozen, A r×k random, B d×r zero (the layer starts equal to the base), update "
-            "scaled by alpha/r, dropout only on the LoRA path.")
+    return ("W0 frozen, A r×k Kaiming-uniform, B d×r zero (the layer starts equal to the "
+            "base), update scaled by alpha/r, dropout only on the LoRA path's input.")

@@ -67,10 +67,17 @@ def check_rank_r_approx(rank_r_approx: Callable[[torch.Tensor, int], torch.Tenso
             "(tall, wide, and nearly low rank), for r = 1, 3 and full rank.")
 
 
+def _energy_test_matrices() -> list[tuple[str, torch.Tensor]]:
+    """The test matrices, and one whose top 2 of 4 equal components keep exactly 50%: a
+    rank that *reaches* the target (≥) differs there from one that passes it (>)."""
+    return _test_matrices() + [("a 4×4 matrix with four equal singular values",
+                                2 * torch.eye(4))]
+
+
 @checker("write rank_for_energy_by_hand above")
 def check_rank_for_energy(rank_for_energy_fn: Callable[[torch.Tensor, float], int]) -> str:
     """Check ``fn(M, energy)`` returns the smallest rank keeping ``energy`` of ‖M‖_F²."""
-    for description, matrix in _test_matrices():
+    for description, matrix in _energy_test_matrices():
         s = torch.linalg.svdvals(matrix)
         cumulative = (torch.cumsum(s ** 2, 0) / (s ** 2).sum()).tolist()
         plain = (torch.cumsum(s, 0) / s.sum()).tolist()
@@ -103,7 +110,8 @@ def check_rank_for_energy(rank_for_energy_fn: Callable[[torch.Tensor, float], in
                 raise ExerciseError(
                     f"On {description} for {energy:.0%} you returned {answer}, one too many: "
                     f"{expected} components already keep {cumulative[expected - 1]:.1%}. "
-                    "Return the *smallest* rank that reaches the target.")
+                    "Return the *smallest* rank that reaches the target (kept ≥ energy: "
+                    "reaching it exactly is enough).")
             raise ExerciseError(
                 f"On {description} for {energy:.0%} you returned {answer}, expected {expected} "
                 f"(the cumulative energy of the top components is "

@@ -110,12 +110,17 @@ def check_merge_weights(fn) -> str:
                                          "(alpha/r)·B·A. Check the order of the factors (B @ A) "
                                          "and the scaling."))
 
-    # A square layer: here A @ B would not raise, so test a second case.
+    # A square layer: here A @ B would not raise, so test a second case; alpha/r = 5/2 is
+    # not a whole number, so integer division (alpha // r = 2) shows up too.
     w0, a, b = _factors(8, 8, 2, seed=1)
-    result = _call(fn, w0.clone(), a, b, 4, 2)
+    result = _call(fn, w0.clone(), a, b, 5, 2)
     if (not torch.is_tensor(result) or tuple(result.shape) != (8, 8)
-            or not torch.allclose(result, w0 + 2 * b @ a, atol=1e-5)):
-        raise ExerciseError("Your function fails on a square 8×8 layer with r=2, alpha=4. Use "
+            or not torch.allclose(result, w0 + 2.5 * b @ a, atol=1e-5)):
+        if torch.is_tensor(result) and torch.allclose(result, w0 + 2 * b @ a, atol=1e-5):
+            raise ExerciseError("With alpha=5 and r=2 your scaling is 2, not 5/2 = 2.5: "
+                                "alpha // r is integer division, which drops the fraction. "
+                                "Use alpha / r.")
+        raise ExerciseError("Your function fails on a square 8×8 layer with r=2, alpha=5. Use "
                             "only W0, A, B, alpha and r (no fixed sizes) and compute W0 + "
                             "(alpha/r)·(B @ A).")
 

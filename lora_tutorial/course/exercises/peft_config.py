@@ -1,7 +1,8 @@
 """Checker for notebook 7's exercise: write the ``LoraConfig`` that matches an ``inject_lora`` call.
 
 The call to reproduce is :data:`TARGET_CALL`. The learner writes a ``peft.LoraConfig`` and
-:func:`check_lora_config` compares it field by field, then builds both models on fresh
+:func:`check_lora_config` compares it field by field (including PEFT's own settings that would
+build another adapter: ``init_lora_weights``, ``rank_pattern``, ``alpha_pattern``), then builds both models on fresh
 copies of the course model and checks that they adapt the same modules with the same
 number of trainable parameters.
 """
@@ -68,6 +69,21 @@ def _check_fields(config) -> None:
     if config.bias != "none":
         raise ExerciseError(f"bias={config.bias!r} makes biases trainable too; inject_lora with "
                             "mark_only_lora_as_trainable trains none, which is bias=\"none\".")
+    init = getattr(config, "init_lora_weights", True)
+    if init is False:
+        raise ExerciseError("init_lora_weights=False starts B random, so the adapted model no "
+                            "longer starts equal to the base; the call starts B at zero. Leave "
+                            "init_lora_weights at its default, True.")
+    if init is not True:
+        raise ExerciseError(f"init_lora_weights={init!r} draws A (or both factors) another way "
+                            "than the call, which draws A Kaiming-uniform and sets B to zero: "
+                            "PEFT's default, init_lora_weights=True. Leave it out.")
+    patterns = {name: getattr(config, name, None) for name in ("rank_pattern", "alpha_pattern")}
+    patterns = {name: value for name, value in patterns.items() if value}
+    if patterns:
+        shown = ", ".join(f"{name}={value!r}" for name, value in patterns.items())
+        raise ExerciseError(f"{shown} gives some modules another rank or alpha; the call uses "
+                            f"r={R} and alpha={ALPHA} for every module. Leave it out.")
     if config.modules_to_save:
         raise ExerciseError(f"modules_to_save={config.modules_to_save!r} would train full copies "
                             f"of those " "modules; the call trains only LoRA's A and B. Leave it "

@@ -6,8 +6,12 @@ that ``inject_lora`` + ``mark_only_lora_as_trainable`` (and PEFT's ``get_peft_mo
 * walk ``model.named_modules()`` and pick every ``nn.Linear`` whose name is a target or ends
   in ``"." + target`` (``"q_proj"`` matches ``"blocks.0.attn.q_proj"``, not ``"xq_proj"``);
 * replace each one, in its parent module, by a LoRA layer that *wraps* it (the learner's own
-  class from the exercise before, or the package's ``LoRALinear``);
-* freeze every parameter except the LoRA layers' A and B;
+  class from the exercise before, or the package's ``LoRALinear``); a target at the root of
+  the model (``"proj"``) has the parent name ``""``, and ``model.get_submodule("")`` is the
+  model itself;
+* freeze every parameter except the LoRA layers' A and B (freeze the model *before* wrapping,
+  or re-enable A and B afterwards: freezing afterwards freezes them too);
+* return the list of the names it adapted, as ``inject_lora`` does;
 * raise an error (``ValueError``) when no module matches: a typo in a target name must not
   silently train nothing.
 
@@ -78,7 +82,15 @@ def _check_case(add_lora: Callable[..., object], description: str, model: nn.Mod
     base = copy.deepcopy(model)
     linears = _linears(model)
     call = f"add_lora_by_name(model, {targets}, r={r}, alpha={alpha})"
-    call_learner(add_lora, model, list(targets), r, alpha, context=f"On {description}, {call}")
+    at_root = sorted(name for name in expected if "." not in name)
+    root_hint = (f" {', '.join(at_root)} sits at the root of the model: its parent's name is "
+                 f"'' ({at_root[0]!r}.rpartition('.') gives ('', '', {at_root[0]!r})), and "
+                 "model.get_submodule('') is the model itself." if at_root else "")
+    try:
+        returned = call_learner(add_lora, model, list(targets), r, alpha,
+                                context=f"On {description}, {call}")
+    except ExerciseError as error:
+        raise ExerciseError(f"{error}{root_hint}") from error.__cause__
 
     wrapped = {name for name, original in linears.items()
                if model.get_submodule(name) is not original}
@@ -86,11 +98,12 @@ def _check_case(add_lora: Callable[..., object], description: str, model: nn.Mod
     extra = sorted(wrapped - expected)
     require(not missing, f"On {description}, {call} left {', '.join(missing)} a plain "
                          "nn.Linear. Match every module whose name is a target or ends in "
-                         "'.' + target (name.split('.')[-1] in targets), at any depth, and set "
-                         "the new layer on its parent: setattr(parent, child_name, lora_layer).")
+                         "'.' + target, at any depth (name == t or name.endswith('.' + t)), "
+                         "and set the new layer on its parent: setattr(parent, child_name, "
+                         "lora_layer)." + (root_hint if set(at_root) & set(missing) else ""))
     require(not extra, f"On {description}, {call} also replaced {', '.join(extra)}, which is no "
-                       "target. Compare whole name parts (name.split('.')[-1] in targets), not "
-                       "substrings: 'out_proj' ends with 'proj' but is not a 'proj' layer.")
+                       "target. Compare whole name parts (name == t or name.endswith('.' + t)), "
+                       "not substrings: 'out_proj' ends with 'proj' but is not a 'proj' layer.")
     trainable = 0
     for name in sorted(expected):
         layer, original = model.get_submodule(name), linears[name]
@@ -103,6 +116,11 @@ def _check_case(add_lora: Callable[..., object], description: str, model: nn.Mod
                 f"On {description}, the pretrained weight inside {name} still trains. Freeze it "
                 "(requires_grad_(False)): W0 must get no gradient and no optimizer state.")
         count = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+        require(count > 0,
+                f"On {description}, nothing in the new {name} trains: its A and B are frozen "
+                "too. Freezing the whole model after wrapping freezes the new A and B as well. "
+                "Freeze first (model.requires_grad_(False)) and then wrap — a new LoRA layer's "
+                "A and B start trainable — or set requires_grad_(True) on A and B afterwards.")
         require(count == r * (d + k),
                 f"On {description}, {name} ({d}×{k}) has {count:,d} trainable numbers; a "
                 f"rank-{r} LoRA layer has r·(d + k) = {r * (d + k):,d} (A is r×k, B is d×r). "
@@ -120,6 +138,11 @@ def _check_case(add_lora: Callable[..., object], description: str, model: nn.Mod
     require(trainable == sum(p.numel() for p in reference.parameters() if p.requires_grad),
             f"On {description}, {trainable:,d} parameters train, unlike inject_lora + "
             "mark_only_lora_as_trainable.")
+    names = list(returned) if isinstance(returned, (list, tuple)) else None
+    require(names is not None and sorted(names) == sorted(expected),
+            f"On {description}, {call} returned {returned!r:.120}; return the list of the names "
+            f"it adapted, as inject_lora does (here {sorted(expected)}), so the caller can see "
+            "what was adapted.")
     x = torch.randn(1, 5, width, generator=generator)   # one sequence of 5 tokens
     with torch.no_grad():
         start = call_learner(model, x, context=f"On {description}, the adapted model's forward")
