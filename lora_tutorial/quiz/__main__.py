@@ -1,4 +1,5 @@
-"""Command line: ``python -m lora_tutorial.quiz {validate,run,export,progress,answers,class}``.
+"""Command line: ``python -m lora_tutorial.quiz COMMAND`` (validate, run, export, progress,
+answers, submit, exchange-init, class, analysis).
 
     validate [PATH ...]                      check and lint the bank (default) or files/folders
     run NAME_OR_FILE [--seed N]              take a quiz in the terminal
@@ -7,7 +8,12 @@
                                              (-o FILE.zip with qti: a Canvas package)
     progress [--reset]                       show (or forget) your recorded answers
     answers -o FILE [--name NAME]            export your answers for the instructor
+    submit [--name NAME] [--exchange FOLDER] hand your answers in, into the class exchange
+                                             (default: $LORA_TUTORIAL_EXCHANGE)
+    exchange-init FOLDER [--group GROUP]     create the exchange (mode 3733), as the instructor
     class FOLDER [--chart PNG]               the instructor's summary of a folder of answers
+    analysis FOLDER [--items CSV] [--gradebook CSV] [--chart PNG]
+                                             item analysis, scores, a gradebook CSV
 
 ``validate`` exits with status 1 when it finds problems, printing one line per problem
 that names the file, the line and the question id. Every command reports a bad name, a
@@ -83,6 +89,22 @@ def _parser() -> argparse.ArgumentParser:
                          help="the file to write, e.g. alice.json")
     answers.add_argument("--name", help="how the instructor's summary lists you "
                                         "(default: the file's name)")
+    hand_in = commands.add_parser("submit", help="hand your answers in, into the class exchange")
+    hand_in.add_argument("--name", help="whose submission it is (default: your hub user name, "
+                                        "else your account name)")
+    hand_in.add_argument("--exchange", metavar="FOLDER",
+                         help="the exchange folder (default: $LORA_TUTORIAL_EXCHANGE)")
+    make = commands.add_parser("exchange-init",
+                               help="create the class exchange folder (as the instructor)")
+    make.add_argument("folder", metavar="FOLDER")
+    make.add_argument("--group", help="the instructors' group that reads submissions "
+                                      "(default: your primary group)")
+    study = commands.add_parser("analysis", help="item analysis and gradebook of a class")
+    study.add_argument("folder", metavar="FOLDER")
+    study.add_argument("--items", metavar="CSV", help="save the per-question statistics here")
+    study.add_argument("--gradebook", metavar="CSV",
+                       help="save one row per learner, one score column per quiz, here")
+    study.add_argument("--chart", metavar="PNG", help="save the item-analysis chart here")
     room = commands.add_parser("class", help="summarise a folder of learners' answer files")
     room.add_argument("folder", metavar="FOLDER")
     room.add_argument("--chart", metavar="PNG", default="class_results.png",
@@ -133,6 +155,28 @@ def _run(args: argparse.Namespace) -> int:
 
         path = export_answers(args.output, name=args.name)
         print(f"Your answers are in {path}; hand this file to your instructor.")
+    elif args.command == "submit":
+        from .exchange import submit
+
+        path = submit(name=args.name, folder=args.exchange)
+        print(f"Submitted: {printable(str(path))} (only you and your instructor can read it; "
+              "submit again to replace it).")
+    elif args.command == "exchange-init":
+        from .exchange import SUBMISSION_MODE, init_exchange
+
+        path = init_exchange(args.folder, group=args.group)
+        print(f"Created the exchange {printable(str(path))}. Learners submit with "
+              f"LORA_TUTORIAL_EXCHANGE={printable(str(path))}; their files (mode "
+              f"{SUBMISSION_MODE:o}) are readable by you and your group only.")
+    elif args.command == "analysis":
+        from .analysis import item_analysis
+
+        analysis = item_analysis(args.folder)
+        print(analysis)
+        for option, write in (("items", analysis.write_items),
+                              ("gradebook", analysis.write_gradebook), ("chart", analysis.plot)):
+            if getattr(args, option):
+                print(f"{option.capitalize()}: {printable(str(write(getattr(args, option))))}")
     else:
         from .classroom import class_summary
 

@@ -146,27 +146,48 @@ def read_answer_file(path: Path) -> tuple[str, dict]:
     return data.get("learner") or path.stem, data["quizzes"]
 
 
-def class_summary(folder: str | os.PathLike) -> ClassSummary:
-    """Summarise every ``*.json`` answer file in ``folder`` (see the module docstring)."""
+def read_class(folder: str | os.PathLike) -> tuple[list[tuple[str, dict]], list[str]]:
+    """Every learner's name and recorded quizzes in ``folder``'s ``*.json`` answer files, in
+    file-name order, and what was skipped (files that are not answer files, quizzes not
+    named by a bank name). QuizError if ``folder`` is not a folder or holds no answer files.
+
+    In a class exchange (a sticky folder, see :mod:`.exchange`) a file counts only if the
+    account that owns it is the one its name names, and the learner is listed by that name,
+    not by whatever the file says inside."""
+    from .exchange import is_exchange, submission_problem
+
     directory = Path(folder).expanduser()
     if not directory.is_dir():
         raise QuizError(f"{directory} is not a folder; give the folder holding the learners' "
                         "answer files (*.json).")
+    exchange = is_exchange(directory)
     learners, skipped = [], []
-    answered: Counter = Counter()
-    first_right: Counter = Counter()
-    wrong: dict[tuple[str, str], Counter] = {}
     for path in sorted(directory.glob("*.json")):
         try:
+            problem = submission_problem(path) if exchange else None
+            if problem is not None:
+                raise QuizError(f"{path.name}: {problem}")
             name, quizzes = read_answer_file(path)
         except QuizError as err:
             skipped.append(str(err))
             continue
-        learners.append(name)
         for quiz_name in [q for q in quizzes if not is_bank_name(q)]:
             skipped.append(f"{path.name}: quiz {quiz_name!r} (not the name of a quiz in the "
                            "bank, so it is not looked up)")
             del quizzes[quiz_name]
+        learners.append((path.stem if exchange else name, quizzes))
+    if not learners and not skipped:
+        raise QuizError(f"No answer files (*.json) in {directory}.")
+    return learners, skipped
+
+
+def class_summary(folder: str | os.PathLike) -> ClassSummary:
+    """Summarise every ``*.json`` answer file in ``folder`` (see the module docstring)."""
+    records, skipped = read_class(folder)
+    answered: Counter = Counter()
+    first_right: Counter = Counter()
+    wrong: dict[tuple[str, str], Counter] = {}
+    for _, quizzes in records:
         for quiz_name, entry in quizzes.items():
             for qid, record in entry["questions"].items():
                 key = (quiz_name, qid)
@@ -179,8 +200,6 @@ def class_summary(folder: str | os.PathLike) -> ClassSummary:
                     chosen = attempt["chosen"]
                     picks.update([chosen] if isinstance(chosen, str) else chosen)
                 wrong.setdefault(key, Counter()).update(picks)
-    if not learners and not skipped:
-        raise QuizError(f"No answer files (*.json) in {directory}.")
     bank: dict[str, list] = {}  # quiz name -> its questions, read once
 
     def questions(quiz: str) -> list:
@@ -208,4 +227,4 @@ def class_summary(folder: str | os.PathLike) -> ClassSummary:
         top = min(counts.items(), key=lambda item: (-item[1], item[0])) if counts else None
         rows.append(QuestionSummary(key[0], key[1], answered[key], first_right[key],
                                     top[0] if top else None, top[1] if top else 0))
-    return ClassSummary(learners, rows, skipped)
+    return ClassSummary([name for name, _ in records], rows, skipped)
