@@ -73,6 +73,7 @@ class LearnerEnvironment:
 
     def __init__(self, root: Path):
         self.root = root
+        root.mkdir()
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
         base, prefix = Path(sys.base_prefix), Path(sys.prefix)
         self.base = root / "python"
@@ -89,14 +90,15 @@ class LearnerEnvironment:
             self.prefix = self.base
         self.python = self.prefix / "bin" / "python3"
         # The package as this test imports it (the checkout, on PYTHONPATH or installed
-        # editable) and the quiz bank beside it.
+        # editable), the quiz bank beside it, and pyproject.toml, by which the package
+        # knows it runs from a checkout (so its bank is quizzes/).
         import lora_tutorial
 
         checkout = Path(lora_tutorial.__file__).resolve().parents[1]
         self.source = root / "course"
         self.source.mkdir()
-        for name in ("lora_tutorial", "quizzes"):
-            if (checkout / name).is_dir():
+        for name in ("lora_tutorial", "quizzes", "pyproject.toml"):
+            if (checkout / name).exists():
                 link_copy(checkout / name, self.source / name)
         # Folders are new (files are links): open them to everyone. Files keep their modes;
         # chmod on a hard link would change the original too.
@@ -165,7 +167,7 @@ class LocalAccounts:
     def run_as(self, user: str, command: list[str], env: dict[str, str], **kwargs):
         """``command`` as ``user`` (runuser), in their home, with ``env``."""
         env = dict(env, HOME=str(self.home(user)), USER=user, LOGNAME=user)
-        return subprocess.run(["runuser", "-u", user, "--", *command], env=env,
+        return subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", user, "--", *command], env=env,
                               cwd=self.home(user), capture_output=True, text=True, **kwargs)
 
     def uids(self) -> set[int]:
