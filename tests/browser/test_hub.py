@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -37,8 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _missing
-from hub_server import Hub, LearnerEnvironment, LocalAccounts, REPO, make_course_repository
+from hub_server import Hub, LearnerEnvironment, LocalAccounts, REPO, make_course_repository, run
 from notebook_expectations import read_expectations
 from test_jupyterlab import (
     QUESTION_BOX, VIEWPORT, answer, output_of, run_all_and_wait, screenshot,
@@ -62,21 +62,27 @@ PLANS = {
 
 
 @pytest.fixture(scope="module")
-def workshop(browser):
+def workshop(browser, missing):
     """Accounts, a learner-readable environment, the course repository, the exchange, and a
     running hub; all removed at the end, whatever happened."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        _missing("The hub test makes local accounts and logs in with PAM: run it as root.")
+        missing("The hub test makes local accounts and logs in with PAM: run it as root.")
     for program in ("useradd", "chpasswd", "userdel", "groupadd", "runuser", "git"):
         if shutil.which(program) is None:
-            _missing(f"The hub test needs `{program}`.")
+            missing(f"The hub test needs `{program}`.")
     try:
         import jupyterhub  # noqa: F401
         import jupyterhub_idle_culler  # noqa: F401
         import nbgitpuller  # noqa: F401
     except ImportError as err:
-        _missing(f"{err.name} is not installed (`.venv/bin/pip install -r "
+        missing(f"{err.name} is not installed (`.venv/bin/pip install -r "
                  "requirements-browser.txt`).")
+
+    # The configuration looks for the proxy in the environment first, then on the PATH.
+    if not (Path(sys.prefix) / "node_modules" / ".bin" / "configurable-http-proxy").exists() \
+            and not shutil.which("configurable-http-proxy"):
+        missing("configurable-http-proxy is not installed (`npm install --prefix .venv "
+                "configurable-http-proxy@5.3.0`, see .ci/run).")
 
     tmp = Path(tempfile.mkdtemp(prefix="lora_hub_"))
     tmp.chmod(0o755)
@@ -89,16 +95,11 @@ def workshop(browser):
         instructor = accounts.add_user("instructor", instructors_group)
 
         environment = LearnerEnvironment(tmp / "env")
-        if not (Path(environment.prefix) / "node_modules" / ".bin" /
-                "configurable-http-proxy").exists() and not shutil.which(
-                    "configurable-http-proxy"):
-            _missing("configurable-http-proxy is not installed (`npm install --prefix .venv "
-                     "configurable-http-proxy`, see .ci/run).")
         repository = make_course_repository(tmp / COURSE, branch=BRANCH)
         run_dir = tmp / "hub"
         run_dir.mkdir(mode=0o700)
         exchange = tmp / "exchange"  # as the guide makes it: instructor's, mode 3733
-        subprocess_run(["install", "-d", "-o", instructor, "-g", instructors_group, "-m", "3733",
+        run(["install", "-d", "-o", instructor, "-g", instructors_group, "-m", "3733",
                         str(exchange)])
         for user in learners.values():
             # git refuses a repository owned by another account (here root's bare clone);
@@ -121,12 +122,6 @@ def workshop(browser):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def subprocess_run(command):
-    from hub_server import run
-
-    return run(command)
-
-
 def test_a_workshop_on_the_hub(workshop, browser, artifacts_dir):
     from lora_tutorial.quiz.loader import load_bank_quiz
 
@@ -136,8 +131,8 @@ def test_a_workshop_on_the_hub(workshop, browser, artifacts_dir):
     (call,) = [call for call in expect.quiz_calls if call.name == "final"]
     quiz = load_bank_quiz("final")
     questions = {question.id: (n, question) for n, question in enumerate(quiz.questions)}
-    chosen = {role: {qid: pick(questions[qid][1], plan) for qid, plan in plan_.items()}
-              for role, plan_ in PLANS.items()}
+    chosen = {role: {qid: pick(questions[qid][1], choice) for qid, choice in plan.items()}
+              for role, plan in PLANS.items()}
 
     # 1. Every learner logs in; the hub starts their servers (in parallel from here on).
     contexts = {}
