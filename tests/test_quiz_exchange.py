@@ -66,21 +66,25 @@ def test_submit_writes_a_private_copy_of_the_answers_and_resubmitting_replaces_i
     assert summary_learner == "ana"
 
 
+MODES = {"listable": 0o755, "not sticky": 0o2733, "readable": 0o3737}
+
+
 @pytest.mark.parametrize("setting, message", [
     (None, "LORA_TUTORIAL_EXCHANGE is not set"),
     ("missing", "cannot be used: No such file"),
     ("file", "is not a folder"),
     ("listable", "has mode 755, so other learners could list"),
     ("not sticky", "has mode 2733"),
+    ("readable", "has mode 3737"),
 ])
 def test_a_bad_exchange_setting_is_refused_naming_the_variable_and_the_fix(
         private_progress, tmp_path, monkeypatch, setting, message):
     target = tmp_path / "exchange"
     if setting == "file":
         target.write_text("not a folder")
-    elif setting in ("listable", "not sticky"):
+    elif setting in MODES:
         target.mkdir()
-        os.chmod(target, 0o755 if setting == "listable" else 0o2733)
+        os.chmod(target, MODES[setting])
     if setting is None:
         monkeypatch.delenv(EXCHANGE_ENV, raising=False)
     else:
@@ -198,16 +202,15 @@ def _attempt(action):
 
 @pytest.mark.skipif(not ROOT, reason="creates throwaway accounts: runs as root (CI) only")
 def test_with_real_accounts_learners_write_their_own_and_read_no_one_elses():
-    import csv  # noqa: F401 - imported before the children drop root: they cannot read /root
-    import warnings  # noqa: F401
-
     tag = uuid.uuid4().hex[:6]
-    group, teacher, ana, ben = (f"ltq{tag}{who}" for who in ("grp", "teach", "ana", "ben"))
+    group, empty, teacher, ana, ben = (f"ltq{tag}{who}"
+                                       for who in ("grp", "empty", "teach", "ana", "ben"))
     base = Path(tempfile.mkdtemp(prefix="ltq-exchange-", dir="/tmp"))
     created = []
     try:
-        subprocess.run(["groupadd", group], check=True)
-        created.append(("groupdel", group))
+        for name in (group, empty):
+            subprocess.run(["groupadd", name], check=True)
+            created.append(("groupdel", name))
         for account, extra in ((teacher, ["-G", group]), (ana, []), (ben, [])):
             subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin", *extra, account],
                            check=True)
@@ -227,7 +230,16 @@ def test_with_real_accounts_learners_write_their_own_and_read_no_one_elses():
             return {"LORA_TUTORIAL_PROGRESS": str(homes[account] / "progress.json"),
                     EXCHANGE_ENV: str(folder), "JUPYTERHUB_USER": account}
 
-        made = _run_as(teacher, lambda: str(init_exchange(folder, group=group)), env(teacher))
+        def init_with(name):
+            try:
+                return str(init_exchange(folder, group=name))
+            except QuizError as err:
+                return str(err)
+
+        assert f"also holds {ana}" in _run_as(teacher, lambda: init_with(ana), env(teacher))
+        assert "is not in group" in _run_as(teacher, lambda: init_with(empty), env(teacher))
+        assert not folder.exists()  # refused: nothing made
+        made = _run_as(teacher, lambda: init_with(group), env(teacher))
         assert made == str(folder)
         info = folder.stat()
         assert stat.S_IMODE(info.st_mode) == 0o3733
@@ -307,6 +319,17 @@ def test_with_real_accounts_learners_write_their_own_and_read_no_one_elses():
                        {**env(ana), EXCHANGE_ENV: str(closed)})
         assert shut[0] == "error" and "is not writable by your account" in shut[2]
         assert EXCHANGE_ENV in shut[2]
+
+        # An exchange whose group holds learners: they could read each other's; refused.
+        import grp
+
+        leaky = base / "leaky"
+        leaky.mkdir()
+        os.chown(leaky, pwd.getpwnam(teacher).pw_uid, grp.getgrnam(ana).gr_gid)
+        os.chmod(leaky, 0o3733)
+        leak = _run_as(ana, lambda: answer_and_submit(True), {**env(ana), EXCHANGE_ENV: str(leaky)})
+        assert leak[0] == "error" and "your account is in it" in leak[2]
+        assert os.listdir(leaky) == []
     finally:
         for tool, name in created:
             subprocess.run([tool, name], check=False, capture_output=True)

@@ -137,14 +137,23 @@ class ItemAnalysis:
         return _write_csv(path, header, rows)
 
     def plot(self, path: str | os.PathLike) -> Path:
-        """Save a chart (PNG): per question, the share right on the first try (bars) and the
-        discrimination index (markers); flagged questions in vermilion with cross-hatching
-        and triangles, the others in blue with diagonal hatching and circles, so the chart
-        reads without colour. Returns the path written."""
+        """Save :meth:`figure` as a PNG at ``path``; returns the path written."""
+        target = Path(path).expanduser()
+        figure = self.figure()
+        try:
+            write_file(target, lambda scratch: figure.savefig(scratch, dpi=100, format="png"))
+        except OSError as err:
+            raise QuizError(f"Cannot write the chart {target}: {err.strerror or err}.") from None
+        return target
+
+    def figure(self):
+        """The chart (a matplotlib Figure): per question, the share right on the first try
+        (bars) and the discrimination index (markers); flagged questions in vermilion with
+        cross-hatching and triangles, the others in blue with diagonal hatching and circles,
+        so the chart reads without colour. Every text is drawn as it is (no mathtext)."""
         from matplotlib.figure import Figure  # only here: the engine needs no matplotlib
         from matplotlib.patches import Patch
 
-        target = Path(path).expanduser()
         labels = [printable(f"{item.quiz} / {item.question_id}") for item in self.items]
         figure = Figure(figsize=(11, max(3.0, 0.35 * len(self.items) + 2)), layout="constrained")
         share, index = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
@@ -171,11 +180,7 @@ class ItemAnalysis:
                                                       (_FLAGGED, "flagged"))],
                      loc="lower right", fontsize=8)
         figure.suptitle(f"Item analysis of {len(self.learners)} learner(s)")
-        try:
-            write_file(target, lambda scratch: figure.savefig(scratch, dpi=100, format="png"))
-        except OSError as err:
-            raise QuizError(f"Cannot write the chart {target}: {err.strerror or err}.") from None
-        return target
+        return figure
 
 
 def point_biserial(item: list[int], rest: list[float]) -> float | None:

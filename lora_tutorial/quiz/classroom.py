@@ -11,6 +11,11 @@ and the most chosen wrong option (its letter and text in the bank's display orde
 wrong number most often typed), as a table and as a bar chart. The wrong option that most
 of a class picks is the misconception to discuss next.
 
+On a JupyterHub, learners hand in with ``lora_tutorial.quiz.submit()`` instead, into an
+exchange folder only the instructor reads (:mod:`.exchange`); the same command reads it,
+trusting each file's owner there rather than the name it holds (:func:`read_class`). The
+item analysis and the gradebook are in :mod:`.analysis`.
+
 Files that are not answer files are skipped and named in the summary's ``skipped`` list,
 so one broken file never hides the rest of the class; so is anything in the folder that is
 not a regular file (a pipe would make reading wait forever) and any quiz an answer file

@@ -84,9 +84,10 @@ def exchange_folder(folder: str | os.PathLike | None = None) -> Path:
     if not given:
         raise QuizError(f"No exchange folder: {EXCHANGE_ENV} is not set. Set it to the folder "
                         "your instructor gave (the hub sets it for you), e.g. "
-                        f"export {EXCHANGE_ENV}=/srv/lora_exchange, or give the folder (--exchange FOLDER, or folder=).")
+                        f"export {EXCHANGE_ENV}=/srv/lora_exchange, or give the folder "
+                        "(--exchange FOLDER, or folder=).")
     path = Path(given).expanduser()
-    where = f"The exchange folder {printable(str(path))} ({EXCHANGE_ENV} or folder=)"
+    where = f"The exchange folder {printable(str(path))} (from {EXCHANGE_ENV} or --exchange)"
     try:
         info = path.stat()
     except OSError as err:
@@ -201,7 +202,8 @@ def init_exchange(folder: str | os.PathLike, group: str | None = None) -> Path:
     your primary group), owned by you, the instructor. Returns its path.
 
     Refuses (QuizError, nothing created) a group that other accounts are in or have as
-    their primary group, since they could read every submission, and a path that exists."""
+    their primary group, since they could read every submission; a group you are not in,
+    since you could not; and a path that exists."""
     path = Path(folder).expanduser()
     try:
         gid = grp.getgrnam(group).gr_gid if group is not None else os.getgid()
@@ -214,15 +216,24 @@ def init_exchange(folder: str | os.PathLike, group: str | None = None) -> Path:
         raise QuizError(f"Group {_group_name(gid)} also holds {', '.join(sorted(others))}: they "
                         "could read every submission. Create a group for instructors only "
                         "(sudo groupadd lora-instructors) and pass --group lora-instructors.")
+    if os.getuid() != 0 and gid not in _my_groups():
+        raise QuizError(f"Your account {_account()} is not in group {_group_name(gid)}, so it "
+                        "could not read the submissions: sudo usermod -aG "
+                        f"{_group_name(gid)} {_account()}, log in again, then rerun this.")
     if path.exists() or path.is_symlink():
         raise QuizError(f"{printable(str(path))} already exists; give a new folder (or fix "
                         f"the existing one with: chmod {EXCHANGE_MODE:o} and chgrp).")
     try:
         path.mkdir()
+    except OSError as err:
+        raise QuizError(f"Cannot create the exchange folder {printable(str(path))}: "
+                        f"{err.strerror or err}.") from None
+    try:
         os.chown(path, -1, gid)
         os.chmod(path, EXCHANGE_MODE)  # after mkdir: the umask would clear bits of mkdir's mode
     except OSError as err:
-        raise QuizError(f"Cannot create the exchange folder {printable(str(path))}: "
+        path.rmdir()  # all or nothing: no half-made exchange is left behind
+        raise QuizError(f"Cannot set up the exchange folder {printable(str(path))}: "
                         f"{err.strerror or err}.") from None
     return path
 
