@@ -7,6 +7,8 @@ written by the test), only what a throw-away hub on a shared machine needs:
 * plain HTTP on 127.0.0.1 and free ports instead of HTTPS on every interface;
 * the test's own Unix groups of learners and instructors (its accounts are made per run);
 * the test's exchange folder;
+* room for its three learners' servers also on a CI machine with little memory (the
+  guide's file allows one server per GB beyond 2 GB; notebook 11 needs far less);
 * the test's learner environment: ``LD_LIBRARY_PATH`` reaches the servers, because the
   environment may be a linked copy of a Python whose ``libpython`` sits elsewhere.
 
@@ -30,3 +32,5 @@ c.PAMAuthenticator.allowed_groups = {settings["learners"], settings["instructors
 c.PAMAuthenticator.admin_groups = {settings["instructors"]}
 c.Spawner.environment["LORA_TUTORIAL_EXCHANGE"] = settings["exchange"]
 c.Spawner.env_keep.append("LD_LIBRARY_PATH")
+c.JupyterHub.active_server_limit = max(c.JupyterHub.active_server_limit,
+                                       settings["servers"])

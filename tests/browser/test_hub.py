@@ -109,7 +109,8 @@ def workshop(browser, missing):
 
         hub = Hub(environment, run_dir, {"learners": learners_group,
                                          "instructors": instructors_group,
-                                         "exchange": str(exchange)})
+                                         "exchange": str(exchange),
+                                         "servers": len(learners)})
         hub.start()
         yield {"hub": hub, "accounts": accounts, "learners": learners,
                "instructor": instructor, "exchange": exchange, "repository": repository,
