@@ -72,6 +72,13 @@ def _missing(message: str):
     pytest.skip(f"{message} {INSTALL_HELP}")
 
 
+@pytest.fixture(scope="session")
+def missing():
+    """The tier's way to give up on a missing prerequisite: skip, or fail under
+    ``LORA_BROWSER_TESTS=require`` (for tests outside this file, e.g. test_hub.py)."""
+    return _missing
+
+
 def chromium_path() -> str | None:
     configured = os.environ.get("LORA_BROWSER_CHROMIUM")
     if configured:
