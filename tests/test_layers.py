@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from lora_tutorial import LoRALinear
+from lora_tutorial import LoRALinear, lora_scaling
 
 shapes = st.tuples(st.integers(1, 48), st.integers(1, 48), st.integers(1, 16))
 alphas = st.floats(0.5, 64, allow_nan=False)
@@ -240,3 +240,7 @@ def test_merging_a_shared_weight_is_refused():
     with pytest.raises(RuntimeError, match=r"shared with \['embeddings'\]"):
         layer.merge()
     assert torch.equal(layer.base_layer.weight, w0) and not layer.merged
+
+
+def test_lora_scaling():
+    assert lora_scaling(16, 4) == 4 and lora_scaling(16, 4, use_rslora=True) == 8
