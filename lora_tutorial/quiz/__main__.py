@@ -16,11 +16,13 @@ answers, submit, exchange-init, class, analysis).
                                              item analysis, scores, a gradebook CSV
 
 ``validate`` exits with status 1 when it finds problems, printing one line per problem
-that names the file, the line and the question id. Every command reports a bad name, a
-bad file or an unwritable path in one line (exit status 1), never with a traceback: the
-handler every command line of the package shares (:mod:`lora_tutorial.common.cli`) turns
-every failure into a message, control characters shown as escapes so a file name cannot
-drive the terminal.
+that names the file, the line and the question id; it also prints how often the correct
+option is among the longest and warns, without failing, past the limits (see
+:func:`.lint.length_figures`). Every command reports a bad name, a bad file or an
+unwritable path in one line (exit status 1), never with a traceback: the handler every
+command line of the package shares (:mod:`lora_tutorial.common.cli`) turns every failure
+into a message, control characters shown as escapes so a file name cannot drive the
+terminal.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from ..common.cli import command
 from ..common.files import write_text
-from .lint import validate
+from .lint import bank_length_figures, validate
 from .loader import bank_dir, load_quiz
 from .model import QuizError
 from .safe_text import printable
@@ -120,6 +122,10 @@ def _run(args: argparse.Namespace) -> int:
         problems = validate(args.paths or None)
         for problem in problems:
             print(printable(str(problem), newlines=True))
+        figures = bank_length_figures(args.paths or None)
+        print(figures)
+        for warning in figures.warnings():
+            print(f"warning: {printable(warning)}", file=sys.stderr)
         if problems:
             print(f"{len(problems)} problem(s) found.", file=sys.stderr)
             return 1
