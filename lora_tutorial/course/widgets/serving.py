@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ...serving.multi import METHODS, serve_batch
-from ..display import figure_to_html, figure_to_png, show_widget
+from ..display import (COURSE_COLORS, REFERENCE_GREY, alt_text, course_style, figure_to_html,
+                       figure_to_png, show_widget)
 from ..measure import time_interleaved
 
 MIXES = ("uniform", "one dominant")
@@ -115,14 +116,25 @@ class ServingExplorer:
         self.label.value = f"<p>{memory_line(run.n_adapters, self.adapter_bytes, self.model_bytes)}</p>"
         self.figure = self.draw(run)
         self.image.value = figure_to_png(self.figure)
+        self.image.tooltip = alt_text(self.figure, self.alt_lead(run))
 
+    @staticmethod
+    def alt_lead(run: ServingRun) -> str:
+        """What the picture shows, for its text alternative (with the measured values)."""
+        rates = ", ".join(f"{way} {run.tokens_per_second(way) / 1e3:,.1f} thousand"
+                          for way in ["base", *METHODS])
+        return (f"Bars of tokens per second for {run.n_adapters} adapters in one batch, "
+                f"{run.mix} mix: {rates}")
+
+    @course_style()
     def draw(self, run: ServingRun) -> Figure:
         figure = Figure(figsize=(7, 3))
         axis = figure.subplots()
         ways = ["base", *METHODS]
         values = [run.tokens_per_second(way) / 1e3 for way in ways]
-        axis.barh(ways, values, color=["tab:gray", "tab:orange", "tab:red", "tab:blue",
-                                       "tab:green"])
+        # Each bar is named on the axis: the colours only echo the course palette.
+        colours = [REFERENCE_GREY, *COURSE_COLORS.values()]
+        axis.barh(ways, values, color=[colours[i % len(colours)] for i in range(len(ways))])
         axis.invert_yaxis()
         axis.set_xlabel("thousand tokens per second (measured, this run)")
         axis.set_title(f"{run.n_adapters} adapters in one batch, {run.mix} mix", fontsize=10)
@@ -135,7 +147,7 @@ def serving_explorer(runs: Sequence[ServingRun], adapter_bytes: int, model_bytes
     explorer = ServingExplorer(runs, adapter_bytes, model_bytes)
     run = explorer.runs[(explorer.count.value, explorer.mix.value)]
     static = (explorer.label.value +
-              figure_to_html(explorer.figure, f"tokens per second, {run.n_adapters} adapters") +
+              figure_to_html(explorer.figure, explorer.alt_lead(run)) +
               f"<p><em>A static view at {run.n_adapters} adapters, {run.mix} mix: run the "
               "notebook to change them.</em></p>")
     show_widget(explorer.widget, static)
