@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 
 import lora_tutorial.course.display as display_module
 import lora_tutorial.course.widgets as widgets_package
-from lora_tutorial.course.display import (COURSE_CLASS, COURSE_COLORS, COURSE_STYLE, alt_text,
-                                          png_to_html)
+from lora_tutorial.course.display import (COURSE_CLASS, COURSE_COLORS, COURSE_STYLE, Picture,
+                                          alt_text, png_to_html)
 from lora_tutorial.quiz import QuizWidget, load_quiz
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -193,6 +193,9 @@ def test_every_static_picture_says_what_it_shows(shown):
 def test_every_live_picture_has_the_same_text_alternative(shown):
     static_alts = [image["alt"] for image in parse(shown.static_html).images]
     for image in shown.live_images():
+        # A plain ipywidgets Image with a tooltip fails to draw in JupyterLab (its front end
+        # reads a description an Image lacks): the course's Picture sends one.
+        assert isinstance(image, Picture) and image.description == ""
         assert image.tooltip and image.tooltip in static_alts, (
             "the live picture's text alternative (its tooltip, the <img> title) is missing "
             "or differs from the static copy's at the same starting values")
@@ -208,6 +211,10 @@ def test_alt_text_is_escaped_and_required():
     assert 'alt="a &quot;quoted&quot; &lt;title&gt;"' in tag
     with pytest.raises(ValueError, match="say what the picture shows"):
         png_to_html(b"png", "  ")
+    picture = Picture()
+    with pytest.raises(ValueError, match="say what the picture shows"):
+        picture.show(b"png", "")
+    assert picture.value == b"" and picture.tooltip is None  # refused: nothing changed
 
 
 def test_alt_text_reads_titles_axes_and_legend():

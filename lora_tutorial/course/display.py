@@ -24,7 +24,9 @@ import base64
 import html
 import io
 
+import ipywidgets as widgets
 import matplotlib
+import traitlets
 from cycler import cycler
 from IPython.display import display
 
@@ -71,6 +73,29 @@ def show_widget(widget, static_html: str) -> None:
     bundle = widget._repr_mimebundle_()
     bundle["text/html"] = course_html(static_html)
     display(bundle, raw=True)
+
+
+class Picture(widgets.Image):
+    """A PNG picture in a live widget, with a text alternative.
+
+    ipywidgets' ``Image`` has no ``alt``; its ``tooltip`` becomes the ``<img>``'s ``title``,
+    which screen readers (and axe-core) take as the picture's name when there is no alt.
+    ipywidgets' front end reads the ``description`` of any widget whose tooltip is set, and
+    an ``Image`` has none, so its view fails to draw: this widget sends an empty one.
+    """
+
+    description = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(format="png", **kwargs)
+
+    def show(self, png: bytes, alt: str) -> None:
+        """Show ``png``, described by ``alt`` (required: see :func:`png_to_html`)."""
+        if not alt.strip():
+            raise ValueError("alt is empty: say what the picture shows (its title, axes and "
+                             "the values it is drawn at).")
+        self.value = png
+        self.tooltip = alt
 
 
 def describe_figure(figure) -> str:

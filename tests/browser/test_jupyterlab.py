@@ -73,7 +73,7 @@ CELL_OUTPUTS_JS = """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell'
     error: texts('[data-mime-type="application/vnd.jupyter.error"]'),
     stderr: texts('[data-mime-type="application/vnd.jupyter.stderr"]'),
     widgetProblems: texts('.jp-OutputArea-output').filter(
-      t => /Error displaying widget|Error rendering view|Loading widget|Failed to load model/
+      t => /Error displaying widget|Error rendering view|Loading widget|Failed to load model|Failed to create view/
         .test(t)),
   };
 })"""

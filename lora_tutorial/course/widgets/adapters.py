@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from ...core.adapters import load_adapter
 from ..data import TASKS, TaskData, load_task
-from ..display import (COURSE_COLORS, HATCHES, REFERENCE_GREY, alt_text, course_style,
+from ..display import (COURSE_COLORS, HATCHES, REFERENCE_GREY, Picture, alt_text, course_style,
                        figure_to_html, figure_to_png, show_widget)
 from ...core.inject import disable_lora
 from ..models import load_pretrained
@@ -81,7 +81,7 @@ class AdapterExplorer:
         self.index = widgets.IntSlider(value=index, min=0, max=n_test - 1,
                                        description="test image", continuous_update=False)
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.adapter, self.images, self.index):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([self.adapter, self.images, self.index, self.label,
@@ -101,8 +101,7 @@ class AdapterExplorer:
         self.label.value = (f"<p>{who} on the {task} test images: accuracy "
                             f"{100 * self.accuracy(adapter, task):.1f}% ({n} images)</p>")
         self.figure = self.draw(adapter, task, i)
-        self.image.value = figure_to_png(self.figure)
-        self.image.tooltip = alt_text(self.figure, self.alt_lead())
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead()))
 
     def alt_lead(self) -> str:
         """What the picture shows, for its text alternative."""

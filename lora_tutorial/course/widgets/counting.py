@@ -21,7 +21,8 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
-from ..display import COURSE_COLORS, alt_text, course_style, figure_to_png, png_to_html, show_widget
+from ..display import (COURSE_COLORS, Picture, alt_text, course_style, figure_to_png, png_to_html,
+                       show_widget)
 from ..facts import GPT2_SMALL, MODEL_SHAPES, DecoderShape
 
 PROJECTIONS = ("q", "k", "v", "o", "fc1", "fc2")
@@ -95,7 +96,7 @@ class LoRACalculator:
         self.r = widgets.IntSlider(value=r, min=1, max=256, description="rank r",
                                    continuous_update=False)
         self.table = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self._filling = False
         self.preset.observe(self._apply_preset, names="value")
         for box in (self.d_model, self.d_ff, self.n_layers, self.vocab_size):
@@ -192,8 +193,7 @@ class LoRACalculator:
         """Redraw the table and the plot for the current controls."""
         self.table.value = self.table_html()
         self.drawn = self.figure()
-        self.image.value = figure_to_png(self.drawn, bbox_inches="tight", dpi=80)
-        self.image.tooltip = self.alt()
+        self.image.show(figure_to_png(self.drawn, bbox_inches="tight", dpi=80), self.alt())
 
     def alt(self) -> str:
         """The plot's text alternative: what it shows at the current controls."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from ..display import (COURSE_COLORS, LINE_STYLES, REFERENCE_GREY, alt_text, course_style,
+from ..display import (COURSE_COLORS, LINE_STYLES, REFERENCE_GREY, Picture, alt_text, course_style,
                        figure_to_html, figure_to_png, show_widget)
 
 
@@ -78,7 +78,7 @@ class FinetuneExplorer:
                                             value=r if r in ranks else ranks[-1],
                                             description="rank r", continuous_update=False)
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self._quiet = False
         self.targets.observe(self._targets_changed, names="value")
         self.rank.observe(lambda change: None if self._quiet else self.update(), names="value")
@@ -109,8 +109,7 @@ class FinetuneExplorer:
         targets, r = self.targets.value, self.rank.value
         self.label.value = describe(targets, r, self.selected, self.references)
         self.figure = self.draw(targets, r)
-        self.image.value = figure_to_png(self.figure)
-        self.image.tooltip = alt_text(self.figure, self.alt_lead())
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead()))
 
     def alt_lead(self) -> str:
         """What the picture shows, for its text alternative."""

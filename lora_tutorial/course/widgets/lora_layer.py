@@ -22,7 +22,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ...core.counting import lora_parameter_count
-from ..display import alt_text, course_style, figure_to_png, png_to_html, show_widget
+from ..display import Picture, alt_text, course_style, figure_to_png, png_to_html, show_widget
 from ...core.layers import lora_scaling
 
 RULES = {"alpha / r  (LoRA)": False, "alpha / √r  (rsLoRA)": True}
@@ -60,7 +60,7 @@ class LoRALayerExplorer:
         self.rule = widgets.ToggleButtons(options=list(RULES), value=rule,
                                           description="scaling")
         self.summary = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.r, self.alpha, self.rule):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.r, self.alpha]), self.rule,
@@ -123,8 +123,7 @@ class LoRALayerExplorer:
         """Redraw the summary and the figure for the current controls."""
         self.summary.value = self.summary_html()
         self.drawn = self.figure()
-        self.image.value = figure_to_png(self.drawn, bbox_inches="tight", dpi=80)
-        self.image.tooltip = self.alt()
+        self.image.show(figure_to_png(self.drawn, bbox_inches="tight", dpi=80), self.alt())
 
     def alt(self) -> str:
         """The figure's text alternative: what it shows at the current controls."""

@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
-from ..display import (COURSE_COLORS, HATCHES, REFERENCE_GREY, alt_text, course_style,
+from ..display import (COURSE_COLORS, HATCHES, REFERENCE_GREY, Picture, alt_text, course_style,
                        figure_to_html, figure_to_png, show_widget)
 from ..facts import ADAM_STATE_BYTES, FP32_BYTES, MODEL_SHAPES
 
@@ -137,7 +137,7 @@ class MemoryExplorer:
         self.master_copy = widgets.Checkbox(
             value=master_copy, description="fp32 master copy of trainable weights (mixed "
             "precision)", indent=False, layout=widgets.Layout(width="auto"))
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self.table = widgets.HTML()
         self.note = widgets.HTML()
         for control in (self.preset, self.custom_billions, self.dtype, self.r, self.master_copy):
@@ -176,8 +176,7 @@ class MemoryExplorer:
         self.figure = figure
         lead = self.alt_lead()
         self.figure_html = figure_to_html(figure, lead)
-        self.image.value = figure_to_png(figure)
-        self.image.tooltip = alt_text(figure, lead)
+        self.image.show(figure_to_png(figure), alt_text(figure, lead))
         self.table.value = breakdown_table(self.breakdown)
         guess = " (shape estimated: d_model = 128·layers)" if self.preset.value == CUSTOM else ""
         self.note.value = (

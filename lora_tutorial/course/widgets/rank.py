@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ...core.counting import lora_parameter_count
-from ..display import alt_text, course_style, figure_to_html, figure_to_png, show_widget
+from ..display import Picture, alt_text, course_style, figure_to_html, figure_to_png, show_widget
 
 
 def load_image_matrix(step: int = 4) -> torch.Tensor:
@@ -46,7 +46,7 @@ class RankExplorer:
         self.rank = int(torch.linalg.matrix_rank(self.matrix))
         self.slider = widgets.IntSlider(value=r, min=1, max=len(self.s), description="rank r",
                                         continuous_update=False)
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self.label = widgets.HTML()
         self.slider.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([self.slider, self.label, self.image])
@@ -63,8 +63,7 @@ class RankExplorer:
         d, k = self.matrix.shape
         self.label.value = f"<p>{rank_r_summary(d, k, r, self.error)}</p>"
         self.figure = self.draw(approx, r)
-        self.image.value = figure_to_png(self.figure)
-        self.image.tooltip = alt_text(self.figure, self.alt_lead(r))
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead(r)))
 
     def alt_lead(self, r: int) -> str:
         """What the picture shows, for its text alternative."""

@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ...serving.multi import METHODS, serve_batch
-from ..display import (COURSE_COLORS, REFERENCE_GREY, alt_text, course_style, figure_to_html,
-                       figure_to_png, show_widget)
+from ..display import (COURSE_COLORS, REFERENCE_GREY, Picture, alt_text, course_style,
+                       figure_to_html, figure_to_png, show_widget)
 from ..measure import time_interleaved
 
 MIXES = ("uniform", "one dominant")
@@ -97,7 +97,7 @@ class ServingExplorer:
         self.mix = widgets.Dropdown(options=mixes, value=mixes[0], description="batch mix")
         self.note = widgets.HTML()
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.count, self.mix):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.count, self.mix]), self.note, self.label,
@@ -115,8 +115,7 @@ class ServingExplorer:
         run = self.runs[key]
         self.label.value = f"<p>{memory_line(run.n_adapters, self.adapter_bytes, self.model_bytes)}</p>"
         self.figure = self.draw(run)
-        self.image.value = figure_to_png(self.figure)
-        self.image.tooltip = alt_text(self.figure, self.alt_lead(run))
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead(run)))
 
     @staticmethod
     def alt_lead(run: ServingRun) -> str:

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from ..display import (COURSE_COLORS, LINE_STYLES, MARKERS, REFERENCE_GREY, alt_text,
+from ..display import (COURSE_COLORS, LINE_STYLES, MARKERS, REFERENCE_GREY, Picture, alt_text,
                        course_style, figure_to_html, figure_to_png, show_widget)
 from ...variants.quantize import (bits_per_weight, dequantize_blockwise, integer_levels,
                         normal_float_levels, quantize_blockwise)
@@ -52,7 +52,7 @@ class QuantizationExplorer:
         self.block = widgets.Dropdown(options=BLOCK_SIZES, value=block_size,
                                       description="block size")
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.bits, self.block):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.bits, self.block]), self.label,
@@ -74,8 +74,7 @@ class QuantizationExplorer:
         self.errors = {kind: curve[bits - min(BITS)] for kind, curve in curves.items()}
         self.label.value = f"<p>{quantization_summary(bits, block_size, self.errors)}</p>"
         self.figure = self.draw(bits, block_size, curves)
-        self.image.value = figure_to_png(self.figure)
-        self.image.tooltip = alt_text(self.figure, self.alt_lead())
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead()))
 
     def alt_lead(self) -> str:
         """What the picture shows, for its text alternative (with the errors at the sliders)."""
