@@ -283,3 +283,15 @@ def test_every_line_series_differs_by_style_or_marker(shown):
             hatches = [patch.get_hatch() or "" for patch in patches]
             assert len(set(hatches)) == len(hatches), (
                 f"{axes.get_title()!r}: bars in the legend differ by colour alone")
+
+
+def test_a_notebook_can_switch_the_course_style_on_for_its_own_plots():
+    import matplotlib
+
+    with matplotlib.rc_context():  # restores the rcParams afterwards
+        display_module.use_course_style()
+        axes = Figure().subplots()
+        first, second = axes.plot([0, 1]), axes.plot([1, 0])
+        assert first[0].get_color() == COURSE_COLORS["blue"]
+        assert _look(first[0]) != _look(second[0])
+    assert matplotlib.rcParams["axes.prop_cycle"] != COURSE_STYLE["axes.prop_cycle"]
