@@ -96,7 +96,7 @@ def _serving(tmp_path):
     from lora_tutorial.course.widgets.serving import METHODS, ServingRun, serving_explorer
     seconds = {"base": 0.5, **{method: 0.6 + n / 10 for n, method in enumerate(METHODS)}}
     serving_explorer([ServingRun(4, "uniform", seconds, 1_000)], 2_048, 3_707_392)
-    return ["4 adapters", "uniform mix", "base 2.0 thousand"]
+    return ["4 adapters", "uniform mix", "base, " + ", ".join(METHODS)]
 
 
 def _variants(tmp_path):

@@ -119,11 +119,11 @@ class ServingExplorer:
 
     @staticmethod
     def alt_lead(run: ServingRun) -> str:
-        """What the picture shows, for its text alternative (with the measured values)."""
-        rates = ", ".join(f"{way} {run.tokens_per_second(way) / 1e3:,.1f} thousand"
-                          for way in ["base", *METHODS])
-        return (f"Bars of tokens per second for {run.n_adapters} adapters in one batch, "
-                f"{run.mix} mix: {rates}")
+        """What the picture shows, for its text alternative. It names the bars but gives no
+        rates: they are timings, which would make the stored static copy differ per run."""
+        ways = ", ".join(["base", *METHODS])
+        return (f"Bars of tokens per second measured on this run for each way of serving "
+                f"({ways}), {run.n_adapters} adapters in one batch, {run.mix} mix")
 
     @course_style()
     def draw(self, run: ServingRun) -> Figure:

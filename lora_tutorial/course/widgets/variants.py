@@ -77,8 +77,9 @@ class QuantizationExplorer:
         self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead()))
 
     def alt_lead(self) -> str:
-        """What the picture shows, for its text alternative (with the errors at the sliders)."""
-        errors = ", ".join(f"{kind} {100 * error:.2f}%" for kind, error in self.errors.items())
+        """What the picture shows, for its text alternative (the errors rounded as the label
+        rounds them: the static copy is compared by nbval)."""
+        errors = ", ".join(f"{kind} {100 * error:.1f}%" for kind, error in self.errors.items())
         return (f"Quantization of {self.name} at {self.bits.value} bits in blocks of "
                 f"{self.block.value}: relative error {errors}")
 
