@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import pytest
 
 import lora_tutorial.common.display
+from lora_tutorial.common.display import course_html
 from lora_tutorial.quiz import QuizWidget, load_quiz, show
 from lora_tutorial.quiz.model import option_letter
 from lora_tutorial.quiz.render import (
@@ -227,7 +228,8 @@ def test_show_displays_one_bundle_with_widget_and_static_html(monkeypatch, quiz_
     ((bundle, raw),) = shown
     assert raw is True
     assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
-    assert bundle["text/html"] == static_quiz_html(load_quiz(quiz_file, ids=IDS[::-1]))
+    expected = course_html(static_quiz_html(load_quiz(quiz_file, ids=IDS[::-1])))
+    assert bundle["text/html"] == expected
 
 
 def test_displayed_text_is_identical_across_runs_but_widget_ids_are_not(monkeypatch, quiz_file):

@@ -1,5 +1,5 @@
 """JupyterHub for a LoRA workshop on one machine (docs/instructor.md, "Running the course on
-a JupyterHub", explains every step; tests/browser/test_hub.py runs this very file).
+a JupyterHub", explains every step; tests/browser/test_workshop_hub.py runs this very file).
 
 What it sets up:
 

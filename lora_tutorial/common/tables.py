@@ -24,7 +24,7 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
     if align is not None and (len(align) != len(headers) or set(align) - {"l", "r"}):
         raise ValueError(f"align needs one letter, 'l' or 'r', per column of {list(headers)}; "
                          f"got {align!r}")
-    rule = "".join("---:|" if a == "r" else "---|" for a in align) if align else "---|" * len(headers)
+    rule = "".join("---:|" if a == "r" else "---|" for a in (align or "l" * len(headers)))
     lines = [_markdown_row(headers), "|" + rule]
     lines += [_markdown_row(row) for row in rows]
     return "\n".join(lines)

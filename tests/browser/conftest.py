@@ -75,7 +75,7 @@ def _missing(message: str):
 @pytest.fixture(scope="session")
 def missing():
     """The tier's way to give up on a missing prerequisite: skip, or fail under
-    ``LORA_BROWSER_TESTS=require`` (for tests outside this file, e.g. test_hub.py)."""
+    ``LORA_BROWSER_TESTS=require`` (for tests outside this file, e.g. test_workshop_hub.py)."""
     return _missing
 
 

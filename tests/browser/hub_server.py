@@ -1,4 +1,4 @@
-"""A throw-away workshop hub for tests/browser/test_hub.py: accounts, environment, hub.
+"""A throw-away workshop hub for tests/browser/test_workshop_hub.py: accounts, environment, hub.
 
 Three pieces, each undone by its ``cleanup`` even when a test fails:
 

@@ -1,6 +1,6 @@
 """The workshop hub of docs/hub/jupyterhub_config.py, with only what a test must change.
 
-tests/browser/test_hub.py starts ``python -m jupyterhub -f`` this file. It loads the
+tests/browser/test_workshop_hub.py starts ``python -m jupyterhub -f`` this file. It loads the
 instructor guide's configuration unchanged, then overrides, from ``LORA_HUB_TEST`` (JSON
 written by the test), only what a throw-away hub on a shared machine needs:
 

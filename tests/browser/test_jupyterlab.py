@@ -15,7 +15,9 @@ the run to finish and checks, with expectations read from the notebook itself (s
 * one question of every quiz: Hint shows the hint; a wrong answer + Check shows that
   option's feedback; Try again + the right answer + Check shows the explanation, and the
   score line counts the answer;
-* the first exploration slider: ArrowRight on its handle changes the widget's output.
+* the first exploration slider: ArrowRight on its handle changes the widget's output;
+* axe-core finds no serious or critical violation inside the course's own elements
+  (``accessibility.py``; what JupyterLab itself draws is printed, not failed).
 
 A screenshot of each notebook goes to ``test-artifacts/browser/`` (reported at the end).
 Opt-in: ``LORA_BROWSER_TESTS=1`` (see ``conftest.py`` and the README).
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from accessibility import check_accessibility
 from lab_server import notebooks_dir
 from notebook_expectations import (
     NotebookExpectations, label_text, markdown_text, read_expectations, squash,
@@ -70,7 +73,7 @@ CELL_OUTPUTS_JS = """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell'
     error: texts('[data-mime-type="application/vnd.jupyter.error"]'),
     stderr: texts('[data-mime-type="application/vnd.jupyter.stderr"]'),
     widgetProblems: texts('.jp-OutputArea-output').filter(
-      t => /Error displaying widget|Error rendering view|Loading widget|Failed to load model/
+      t => /Error displaying widget|Error rendering view|Loading widget|Failed to load model|Failed to create view/
         .test(t)),
   };
 })"""
@@ -136,7 +139,7 @@ def test_notebook_in_jupyterlab(notebook, lab_server, browser, artifacts_dir):
         problems += check_outputs(page, expect)
         problems += check_widgets(page, expect)
         problems += check_pictures(page, expect)
-        for step in (exercise_quizzes, move_exploration_slider):
+        for step in (exercise_quizzes, check_accessibility, move_exploration_slider):
             try:
                 problems += step(page, expect, artifacts_dir, shots)
             except (AssertionError, PlaywrightError) as err:

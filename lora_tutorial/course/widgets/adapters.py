@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 
 from ...core.adapters import load_adapter
 from ..data import TASKS, TaskData, load_task
-from ...common.display import figure_to_html, figure_to_png, show_widget
+from ...common.display import (COURSE_COLORS, HATCHES, REFERENCE_GREY, Picture, alt_text,
+                               course_style, figure_to_html, figure_to_png, show_widget)
 from ...core.inject import disable_lora
 from ..models import load_pretrained
 from ..training import model_device
@@ -80,7 +81,7 @@ class AdapterExplorer:
         self.index = widgets.IntSlider(value=index, min=0, max=n_test - 1,
                                        description="test image", continuous_update=False)
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.adapter, self.images, self.index):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([self.adapter, self.images, self.index, self.label,
@@ -100,8 +101,18 @@ class AdapterExplorer:
         self.label.value = (f"<p>{who} on the {task} test images: accuracy "
                             f"{100 * self.accuracy(adapter, task):.1f}% ({n} images)</p>")
         self.figure = self.draw(adapter, task, i)
-        self.image.value = figure_to_png(self.figure)
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead()))
 
+    def alt_lead(self) -> str:
+        """What the picture shows, for its text alternative."""
+        adapter, task, i = self.adapter.value, self.images.value, self.index.value
+        probs = self.probabilities[adapter, task][i]
+        truth, predicted = int(self.tasks[task].y_test[i]), int(probs.argmax())
+        return (f"{task} test image #{i} (true label {truth}) and the probabilities that "
+                f"adapter {adapter!r} gives each digit class: it predicts {predicted} "
+                f"({100 * probs[predicted]:.0f}%)")
+
+    @course_style()
     def draw(self, adapter: str, task: str, i: int) -> Figure:
         data = self.tasks[task]
         probs = self.probabilities[adapter, task][i]
@@ -112,15 +123,21 @@ class AdapterExplorer:
         picture.set_title(f"{task} #{i}, true label {truth}", fontsize=10)
         picture.set_xlabel("column (pixel)")
         picture.set_ylabel("row (pixel)")
-        colours = ["tab:green" if c == truth else
-                   ("tab:red" if c == predicted else "tab:gray") for c in range(10)]
-        bars.bar(range(10), probs.numpy(), color=colours)
+        # Told apart by colour *and* pattern: the true label solid blue, a wrong prediction
+        # hatched orange, the rest grey.
+        colours = [COURSE_COLORS["blue"] if c == truth else
+                   (COURSE_COLORS["orange"] if c == predicted else REFERENCE_GREY)
+                   for c in range(10)]
+        hatches = [HATCHES[1] if c == predicted != truth else "" for c in range(10)]
+        bars.bar(range(10), probs.numpy(), color=colours, hatch=hatches, edgecolor="black",
+                 linewidth=0.5)
         bars.set_xticks(range(10))
         bars.set_ylim(0, 1)
         verdict = "right" if predicted == truth else "wrong"
         bars.set_title(f"adapter {adapter!r}: predicts {predicted} "
                        f"({100 * probs[predicted]:.0f}%), {verdict}", fontsize=10)
-        bars.set_xlabel("digit class (green: true label, red: a wrong prediction)")
+        bars.set_xlabel("digit class (solid blue: true label; hatched orange: a wrong "
+                        "prediction)")
         bars.set_ylabel("probability")
         figure.tight_layout()
         return figure
@@ -132,8 +149,7 @@ def adapter_explorer(adapter_dirs: dict[str, str | Path], tasks: dict[str, TaskD
     """Display the adapter explorer, with a static view for readers without a kernel."""
     explorer = AdapterExplorer(adapter_dirs, tasks, adapter, images, index)
     static = (explorer.label.value +
-              figure_to_html(explorer.figure, "a test image and the adapted model's predicted "
-                                              "probabilities") +
+              figure_to_html(explorer.figure, explorer.alt_lead()) +
               f"<p><em>A static view (adapter {explorer.adapter.value!r}, "
               f"{explorer.images.value} image #{explorer.index.value}): run the notebook to "
               "switch adapters and move the slider.</em></p>")

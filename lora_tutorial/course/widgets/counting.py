@@ -21,7 +21,8 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
-from ...common.display import figure_to_png, png_to_html, show_widget
+from ...common.display import (COURSE_COLORS, Picture, alt_text, course_style, figure_to_png,
+                               png_to_html, show_widget)
 from ..facts import GPT2_SMALL, MODEL_SHAPES, DecoderShape
 
 PROJECTIONS = ("q", "k", "v", "o", "fc1", "fc2")
@@ -95,7 +96,7 @@ class LoRACalculator:
         self.r = widgets.IntSlider(value=r, min=1, max=256, description="rank r",
                                    continuous_update=False)
         self.table = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self._filling = False
         self.preset.observe(self._apply_preset, names="value")
         for box in (self.d_model, self.d_ff, self.n_layers, self.vocab_size):
@@ -165,6 +166,7 @@ class LoRACalculator:
                 f"adapter weights: <b>{sizes}</b> (the base model in fp16: "
                 f"{format_bytes(2 * base)})</p>")
 
+    @course_style()
     def figure(self):
         shape, r, chosen = self.shape, self.r.value, self.chosen
         ranks = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -173,7 +175,8 @@ class LoRACalculator:
         if chosen:
             ax.plot(ranks, [trainable_percent(shape, q, chosen) for q in ranks], "o-",
                     markersize=4, label="adapt " + ", ".join(chosen))
-            ax.plot([r], [trainable_percent(shape, r, chosen)], "r*", markersize=12,
+            ax.plot([r], [trainable_percent(shape, r, chosen)], "*", markersize=12,
+                    color=COURSE_COLORS["orange"], markeredgecolor="black",
                     label=f"r = {r}")
             ax.legend(fontsize=8)
         ax.set_xscale("log", base=2)
@@ -189,13 +192,21 @@ class LoRACalculator:
     def update(self) -> None:
         """Redraw the table and the plot for the current controls."""
         self.table.value = self.table_html()
-        self.image.value = figure_to_png(self.figure(), bbox_inches="tight", dpi=80)
+        self.drawn = self.figure()
+        self.image.show(figure_to_png(self.drawn, bbox_inches="tight", dpi=80), self.alt())
+
+    def alt(self) -> str:
+        """The plot's text alternative: what it shows at the current controls."""
+        chosen = ", ".join(self.chosen) or "nothing"
+        lead = (f"Trainable share against rank for {self.preset.value}, adapting {chosen}; "
+                f"the star marks r = {self.r.value}")
+        return alt_text(self.drawn, lead)
 
     def static_html(self) -> str:
         """The table and plot at the current settings, for viewers without a kernel."""
         return (f"<p><b>{self.preset.value}</b>, adapting {', '.join(self.chosen) or 'nothing'} "
                 f"at r = {self.r.value}:</p>" + self.table_html()
-                + png_to_html(self.image.value, "Trainable percentage against rank")
+                + png_to_html(self.image.value, self.alt())
                 + "<p><em>Run the notebook to change the model, the projections and the "
                   "rank.</em></p>")
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from ...common.display import figure_to_html, figure_to_png, show_widget
+from ...common.display import (COURSE_COLORS, LINE_STYLES, REFERENCE_GREY, Picture, alt_text,
+                               course_style, figure_to_html, figure_to_png, show_widget)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class FinetuneExplorer:
                                             value=r if r in ranks else ranks[-1],
                                             description="rank r", continuous_update=False)
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self._quiet = False
         self.targets.observe(self._targets_changed, names="value")
         self.rank.observe(lambda change: None if self._quiet else self.update(), names="value")
@@ -108,19 +109,28 @@ class FinetuneExplorer:
         targets, r = self.targets.value, self.rank.value
         self.label.value = describe(targets, r, self.selected, self.references)
         self.figure = self.draw(targets, r)
-        self.image.value = figure_to_png(self.figure)
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead()))
 
+    def alt_lead(self) -> str:
+        """What the picture shows, for its text alternative."""
+        return (f"The training loss and test accuracy of LoRA on {self.targets.value} with "
+                f"r = {self.rank.value} ({100 * self.selected.accuracy:.1f}%), beside the "
+                "reference runs")
+
+    @course_style()
     def draw(self, targets: str, r: int) -> Figure:
         run = self.selected
         figure = Figure(figsize=(8, 3))
         loss_ax, acc_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
         names, accuracies = [], []
-        for (name, ref), style in zip(self.references.items(), itertools.cycle(("--", ":", "-."))):
-            loss_ax.plot(smooth(ref.losses), style, color="gray", label=name)
+        for (name, ref), style in zip(self.references.items(), itertools.cycle(LINE_STYLES[1:])):
+            loss_ax.plot(smooth(ref.losses), linestyle=style, marker="", color=REFERENCE_GREY,
+                         label=name)
             names.append(name)
             accuracies.append(100 * ref.accuracy)
         chosen = f"LoRA r={r}"
-        loss_ax.plot(smooth(run.losses), color="tab:red", label=f"{chosen} on {targets}")
+        loss_ax.plot(smooth(run.losses), linestyle="-", marker="", color=COURSE_COLORS["blue"],
+                     label=f"{chosen} on {targets}")
         loss_ax.set_yscale("log")
         loss_ax.set_title("training loss (running mean of 10 steps)", fontsize=10)
         loss_ax.set_xlabel("step")
@@ -128,7 +138,7 @@ class FinetuneExplorer:
         loss_ax.legend(fontsize=8)
         names.append(chosen)
         accuracies.append(100 * run.accuracy)
-        colors = ["lightgray"] * (len(names) - 1) + ["tab:red"]
+        colors = [REFERENCE_GREY] * (len(names) - 1) + [COURSE_COLORS["blue"]]
         bars = acc_ax.barh(names, accuracies, color=colors)
         acc_ax.bar_label(bars, fmt="%.1f", fontsize=8)
         acc_ax.set_xlim(0, 115)
@@ -145,9 +155,7 @@ def finetune_explorer(results: dict[tuple[str, int], RunResult],
     """Display the explorer with a static fallback (its starting view)."""
     explorer = FinetuneExplorer(results, references, targets, r)
     static = (explorer.label.value
-              + figure_to_html(explorer.figure, f"loss curve and accuracy of LoRA r="
-                                                f"{explorer.rank.value} on "
-                                                f"{explorer.targets.value}")
+              + figure_to_html(explorer.figure, explorer.alt_lead())
               + f"<p><em>A static view of LoRA on {explorer.targets.value} with r = "
                 f"{explorer.rank.value}: run the notebook to pick other target modules and "
                 f"ranks.</em></p>")

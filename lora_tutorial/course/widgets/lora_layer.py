@@ -22,7 +22,8 @@ import torch
 from matplotlib.figure import Figure
 
 from ...core.counting import lora_parameter_count
-from ...common.display import figure_to_png, png_to_html, show_widget
+from ...common.display import (Picture, alt_text, course_style, figure_to_png, png_to_html,
+                               show_widget)
 from ...core.layers import lora_scaling
 
 RULES = {"alpha / r  (LoRA)": False, "alpha / √r  (rsLoRA)": True}
@@ -60,7 +61,7 @@ class LoRALayerExplorer:
         self.rule = widgets.ToggleButtons(options=list(RULES), value=rule,
                                           description="scaling")
         self.summary = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.r, self.alpha, self.rule):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.r, self.alpha]), self.rule,
@@ -91,6 +92,7 @@ class LoRALayerExplorer:
             f"size of the update with the chosen rule: ‖ΔW‖<sub>F</sub> = <b>{norm:.3f}</b></p>"
         )
 
+    @course_style()
     def figure(self):
         """The heatmap of ΔW and ‖ΔW‖ against r under both rules, at the current controls."""
         r, alpha = self.r.value, self.alpha.value
@@ -121,12 +123,19 @@ class LoRALayerExplorer:
     def update(self) -> None:
         """Redraw the summary and the figure for the current controls."""
         self.summary.value = self.summary_html()
-        self.image.value = figure_to_png(self.figure(), bbox_inches="tight", dpi=80)
+        self.drawn = self.figure()
+        self.image.show(figure_to_png(self.drawn, bbox_inches="tight", dpi=80), self.alt())
+
+    def alt(self) -> str:
+        """The figure's text alternative: what it shows at the current controls."""
+        lead = (f"A heatmap of the {self.d}×{self.k} LoRA update ΔW at r = {self.r.value}, "
+                f"alpha = {self.alpha.value} ({self.rule.value} scaling), and the size of ΔW "
+                "against rank under both scaling rules")
+        return alt_text(self.drawn, lead)
 
     def static_html(self) -> str:
         """The summary and the figure at the current controls, for viewers without a kernel."""
-        html = png_to_html(self.image.value,
-                           "Heatmap of the LoRA update and its size against rank")
+        html = png_to_html(self.image.value, self.alt())
         return (self.summary_html() + html
                 + "<p><em>Run the notebook to move the sliders (this is the view at "
                   f"r = {self.r.value}, alpha = {self.alpha.value}).</em></p>")

@@ -21,7 +21,8 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ...core.counting import format_bytes, lora_parameter_count
-from ...common.display import figure_to_html, figure_to_png, show_widget
+from ...common.display import (COURSE_COLORS, HATCHES, REFERENCE_GREY, Picture, alt_text,
+                               course_style, figure_to_html, figure_to_png, show_widget)
 from ..facts import ADAM_STATE_BYTES, FP32_BYTES, MODEL_SHAPES
 
 BYTES_PER_WEIGHT = {"fp32": FP32_BYTES, "bf16 / fp16": 2}
@@ -80,22 +81,26 @@ def memory_breakdown(n_params: int, bytes_per_weight: int, lora_trainable: int,
             "LoRA fine-tuning": train(n_params, lora_trainable)}
 
 
+@course_style()
 def memory_figure(breakdown: dict[str, dict[str, int]], title: str) -> Figure:
     """A stacked bar chart of ``breakdown`` in GB (made without pyplot: no stray figures)."""
     figure = Figure(figsize=(6.4, 3.2))
     ax = figure.subplots()
     bottoms = [0.0] * len(SCENARIOS)
-    for part, color in zip(PARTS, ("#4c72b0", "#8172b3", "#dd8452", "#c44e52")):
+    # Each part differs in colour and in pattern, so the legend reads in greyscale too.
+    for part, color, hatch in zip(PARTS, COURSE_COLORS.values(), HATCHES):
         heights = [breakdown[s][part] / 1e9 for s in SCENARIOS]
-        ax.bar(SCENARIOS, heights, bottom=bottoms, color=color, label=part)
+        ax.bar(SCENARIOS, heights, bottom=bottoms, color=color, hatch=hatch, edgecolor="white",
+               linewidth=0.5, label=part)
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     for x, total in enumerate(bottoms):
         ax.annotate(f"{total:,.3g} GB", (x, total), ha="center", va="bottom", fontsize=9)
     ax.set_ylim(0, max(bottoms) * 1.18)
     if 0.25 < max(bottoms) * 1e9 / GPU_BYTES < 4:  # only where the line is readable
-        ax.axhline(GPU_BYTES / 1e9, color="gray", linestyle="--", linewidth=1)
+        ax.axhline(GPU_BYTES / 1e9, color=REFERENCE_GREY, linestyle="--", marker="",
+                   linewidth=1)
         ax.annotate("one 80 GB GPU", (2.45, GPU_BYTES / 1e9), ha="right", va="bottom",
-                    fontsize=8, color="gray")
+                    fontsize=8, color="dimgray")
     ax.set_ylabel("memory (GB, activations excluded)")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
@@ -132,7 +137,7 @@ class MemoryExplorer:
         self.master_copy = widgets.Checkbox(
             value=master_copy, description="fp32 master copy of trainable weights (mixed "
             "precision)", indent=False, layout=widgets.Layout(width="auto"))
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self.table = widgets.HTML()
         self.note = widgets.HTML()
         for control in (self.preset, self.custom_billions, self.dtype, self.r, self.master_copy):
@@ -152,6 +157,13 @@ class MemoryExplorer:
             f"{self.custom_billions.value:g}B-parameter model"
         return f"{name}, {self.dtype.value}, Adam: memory by scenario"
 
+    def alt_lead(self) -> str:
+        """What the chart shows, for its text alternative (with each scenario's total)."""
+        totals = ", ".join(f"{scenario} {format_bytes(sum(self.breakdown[scenario].values()))}"
+                           for scenario in SCENARIOS)
+        return (f"Stacked bars of memory by part ({', '.join(PARTS)}) for {self.title()}: "
+                f"{totals}")
+
     def update(self) -> None:
         """Redraw the chart, the table and the note for the current controls."""
         self.custom_billions.disabled = self.preset.value != CUSTOM
@@ -161,8 +173,10 @@ class MemoryExplorer:
         self.breakdown = memory_breakdown(size.n_params, BYTES_PER_WEIGHT[self.dtype.value],
                                           trainable, self.master_copy.value)
         figure = memory_figure(self.breakdown, self.title())
-        self.figure_html = figure_to_html(figure, self.title())
-        self.image.value = figure_to_png(figure)
+        self.figure = figure
+        lead = self.alt_lead()
+        self.figure_html = figure_to_html(figure, lead)
+        self.image.show(figure_to_png(figure), alt_text(figure, lead))
         self.table.value = breakdown_table(self.breakdown)
         guess = " (shape estimated: d_model = 128·layers)" if self.preset.value == CUSTOM else ""
         self.note.value = (

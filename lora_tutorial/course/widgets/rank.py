@@ -12,7 +12,8 @@ import torch
 from matplotlib.figure import Figure
 
 from ...core.counting import lora_parameter_count
-from ...common.display import figure_to_html, figure_to_png, show_widget
+from ...common.display import (Picture, alt_text, course_style, figure_to_html, figure_to_png,
+                               show_widget)
 
 
 def load_image_matrix(step: int = 4) -> torch.Tensor:
@@ -46,7 +47,7 @@ class RankExplorer:
         self.rank = int(torch.linalg.matrix_rank(self.matrix))
         self.slider = widgets.IntSlider(value=r, min=1, max=len(self.s), description="rank r",
                                         continuous_update=False)
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         self.label = widgets.HTML()
         self.slider.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([self.slider, self.label, self.image])
@@ -63,8 +64,15 @@ class RankExplorer:
         d, k = self.matrix.shape
         self.label.value = f"<p>{rank_r_summary(d, k, r, self.error)}</p>"
         self.figure = self.draw(approx, r)
-        self.image.value = figure_to_png(self.figure)
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead(r)))
 
+    def alt_lead(self, r: int) -> str:
+        """What the picture shows, for its text alternative."""
+        d, k = self.matrix.shape
+        return (f"The {d}×{k} matrix shown as a greyscale image beside its rebuild from the "
+                f"top {r} singular components ({100 * self.error:.1f}% relative error)")
+
+    @course_style()
     def draw(self, approx: torch.Tensor, r: int) -> Figure:
         figure = Figure(figsize=(8, 3))
         axes = figure.subplots(1, 2)
@@ -84,7 +92,7 @@ def rank_explorer(matrix: torch.Tensor | None = None, r: int = 10) -> None:
     """Display the rank explorer (``matrix`` defaults to the grayscale photo)."""
     explorer = RankExplorer(load_image_matrix() if matrix is None else matrix, r)
     static = (explorer.label.value +
-              figure_to_html(explorer.figure, f"the matrix rebuilt at rank {r}") +
+              figure_to_html(explorer.figure, explorer.alt_lead(r)) +
               "<p><em>A static view at r = "
               f"{r}: run the notebook to move the slider.</em></p>")
     show_widget(explorer.widget, static)

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ...serving.multi import METHODS, serve_batch
-from ...common.display import figure_to_html, figure_to_png, show_widget
+from ...common.display import (COURSE_COLORS, REFERENCE_GREY, Picture, alt_text, course_style,
+                               figure_to_html, figure_to_png, show_widget)
 from ..measure import time_interleaved
 
 MIXES = ("uniform", "one dominant")
@@ -96,7 +97,7 @@ class ServingExplorer:
         self.mix = widgets.Dropdown(options=mixes, value=mixes[0], description="batch mix")
         self.note = widgets.HTML()
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.count, self.mix):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.count, self.mix]), self.note, self.label,
@@ -112,17 +113,28 @@ class ServingExplorer:
         else:
             self.note.value = ""
         run = self.runs[key]
-        self.label.value = f"<p>{memory_line(run.n_adapters, self.adapter_bytes, self.model_bytes)}</p>"
+        line = memory_line(run.n_adapters, self.adapter_bytes, self.model_bytes)
+        self.label.value = f"<p>{line}</p>"
         self.figure = self.draw(run)
-        self.image.value = figure_to_png(self.figure)
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead(run)))
 
+    @staticmethod
+    def alt_lead(run: ServingRun) -> str:
+        """What the picture shows, for its text alternative. It names the bars but gives no
+        rates: they are timings, which would make the stored static copy differ per run."""
+        ways = ", ".join(["base", *METHODS])
+        return (f"Bars of tokens per second measured on this run for each way of serving "
+                f"({ways}), {run.n_adapters} adapters in one batch, {run.mix} mix")
+
+    @course_style()
     def draw(self, run: ServingRun) -> Figure:
         figure = Figure(figsize=(7, 3))
         axis = figure.subplots()
         ways = ["base", *METHODS]
         values = [run.tokens_per_second(way) / 1e3 for way in ways]
-        axis.barh(ways, values, color=["tab:gray", "tab:orange", "tab:red", "tab:blue",
-                                       "tab:green"])
+        # Each bar is named on the axis: the colours only echo the course palette.
+        colours = [REFERENCE_GREY, *COURSE_COLORS.values()]
+        axis.barh(ways, values, color=[colours[i % len(colours)] for i in range(len(ways))])
         axis.invert_yaxis()
         axis.set_xlabel("thousand tokens per second (measured, this run)")
         axis.set_title(f"{run.n_adapters} adapters in one batch, {run.mix} mix", fontsize=10)
@@ -131,11 +143,12 @@ class ServingExplorer:
 
 
 def serving_explorer(runs: Sequence[ServingRun], adapter_bytes: int, model_bytes: int) -> None:
-    """Display the explorer (with a static view at the largest count for viewers without a kernel)."""
+    """Display the explorer, with a static view at the largest count for viewers without a
+    kernel."""
     explorer = ServingExplorer(runs, adapter_bytes, model_bytes)
     run = explorer.runs[(explorer.count.value, explorer.mix.value)]
     static = (explorer.label.value +
-              figure_to_html(explorer.figure, f"tokens per second, {run.n_adapters} adapters") +
+              figure_to_html(explorer.figure, explorer.alt_lead(run)) +
               f"<p><em>A static view at {run.n_adapters} adapters, {run.mix} mix: run the "
               "notebook to change them.</em></p>")
     show_widget(explorer.widget, static)

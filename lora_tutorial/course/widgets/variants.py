@@ -11,7 +11,8 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from ...common.display import figure_to_html, figure_to_png, show_widget
+from ...common.display import (COURSE_COLORS, LINE_STYLES, MARKERS, REFERENCE_GREY, Picture,
+                               alt_text, course_style, figure_to_html, figure_to_png, show_widget)
 from ...variants.quantize import (bits_per_weight, dequantize_blockwise, integer_levels,
                         normal_float_levels, quantize_blockwise)
 
@@ -51,7 +52,7 @@ class QuantizationExplorer:
         self.block = widgets.Dropdown(options=BLOCK_SIZES, value=block_size,
                                       description="block size")
         self.label = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        self.image = Picture()
         for control in (self.bits, self.block):
             control.observe(lambda change: self.update(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.bits, self.block]), self.label,
@@ -73,14 +74,24 @@ class QuantizationExplorer:
         self.errors = {kind: curve[bits - min(BITS)] for kind, curve in curves.items()}
         self.label.value = f"<p>{quantization_summary(bits, block_size, self.errors)}</p>"
         self.figure = self.draw(bits, block_size, curves)
-        self.image.value = figure_to_png(self.figure)
+        self.image.show(figure_to_png(self.figure), alt_text(self.figure, self.alt_lead()))
 
+    def alt_lead(self) -> str:
+        """What the picture shows, for its text alternative (the errors rounded as the label
+        rounds them: the static copy is compared by nbval)."""
+        errors = ", ".join(f"{kind} {100 * error:.1f}%" for kind, error in self.errors.items())
+        return (f"Quantization of {self.name} at {self.bits.value} bits in blocks of "
+                f"{self.block.value}: relative error {errors}")
+
+    @course_style()
     def draw(self, bits: int, block_size: int, curves: dict[str, list[float]]) -> Figure:
         figure = Figure(figsize=(9, 3.4))
         left, right = figure.subplots(1, 2)
         storage = [bits_per_weight(b, block_size) for b in BITS]
-        for (kind, curve), color in zip(curves.items(), ("tab:blue", "tab:orange")):
-            left.plot(storage, [100 * e for e in curve], "o-", color=color, label=kind)
+        colours, styles = list(COURSE_COLORS.values()), LINE_STYLES
+        for n, (kind, curve) in enumerate(curves.items()):
+            left.plot(storage, [100 * e for e in curve], color=colours[n], linestyle=styles[n],
+                      marker=MARKERS[n], label=kind)
             left.plot([bits_per_weight(bits, block_size)], [100 * self.errors[kind]], "o",
                       color="black", markersize=9, fillstyle="none")
         left.set_yscale("log")
@@ -93,9 +104,8 @@ class QuantizationExplorer:
         blocks = self.weight.flatten()
         blocks = blocks[: len(blocks) // block_size * block_size].view(-1, block_size)
         normalised = (blocks / blocks.abs().amax(dim=1, keepdim=True)).flatten()
-        right.hist(normalised.numpy(), bins=80, color="tab:gray", alpha=0.6)
-        for (kind, make), color, style in zip(KINDS.items(), ("tab:blue", "tab:orange"),
-                                              ("-", ":")):
+        right.hist(normalised.numpy(), bins=80, color=REFERENCE_GREY, alpha=0.6)
+        for (kind, make), color, style in zip(KINDS.items(), colours, (styles[0], styles[2])):
             for i, level in enumerate(make(bits).tolist()):
                 right.axvline(level, color=color, linestyle=style, linewidth=0.8,
                               label=f"{kind} levels" if i == 0 else None)
@@ -112,7 +122,7 @@ def quantization_explorer(weight: torch.Tensor, bits: int = 4, block_size: int =
     """Display the explorer for ``weight`` (with a static view for viewers without a kernel)."""
     explorer = QuantizationExplorer(weight, bits, block_size, name)
     static = (explorer.label.value +
-              figure_to_html(explorer.figure, f"quantization error at {bits} bits") +
+              figure_to_html(explorer.figure, explorer.alt_lead()) +
               f"<p><em>A static view at {bits} bits, blocks of {block_size}: run the notebook "
               "to move the sliders.</em></p>")
     show_widget(explorer.widget, static)
