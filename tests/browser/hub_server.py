@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+from lab_server import stop_group
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -286,19 +286,7 @@ class Hub:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(timeout=10)
+        stop_group(process, grace=60)
         for started in self._started.values():  # psutil refuses a pid reused since
             try:
                 started.kill()

@@ -57,6 +57,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """Stop ``process`` and its process group: SIGTERM, ``grace`` seconds to finish, then
+    SIGKILL. Does nothing for a process that has already ended."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
 class LabServer:
     """``jupyter lab`` serving a temporary copy of ``notebooks_dir``."""
 
@@ -146,19 +165,7 @@ class LabServer:
             pids.update(child.pid for child in psutil.Process(process.pid).children(recursive=True))
         except Exception:  # psutil missing or the server already gone
             pass
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)  # the server leads its own group
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(timeout=10)
+        stop_group(process, grace=20)  # the server leads its own group
         for pid in pids:  # kernels run in sessions of their own
             try:
                 os.kill(pid, signal.SIGKILL)
