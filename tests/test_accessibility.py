@@ -32,20 +32,12 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # --- displaying each widget as a notebook does ---------------------------------------------
 
 def _adapters(tmp_path):
-    from lora_tutorial import inject_lora, lora_layers, mark_only_lora_as_trainable, save_adapter
+    from toy_models import save_task_adapters
+
     from lora_tutorial.course.data import load_task
-    from lora_tutorial.course.models import load_pretrained
     from lora_tutorial.course.widgets.adapters import adapter_explorer
 
-    dirs = {}
-    for seed, name in enumerate(("rotated", "inverted")):
-        model = load_pretrained(device="cpu")
-        torch.manual_seed(seed)
-        inject_lora(model, ["q_proj", "v_proj"], r=4, alpha=8)
-        mark_only_lora_as_trainable(model)
-        for _, layer in lora_layers(model):
-            torch.nn.init.normal_(layer.lora_B.weight, std=0.5)
-        dirs[name] = save_adapter(model, tmp_path / name)
+    dirs = save_task_adapters(tmp_path)
     tasks = {name: load_task(name) for name in ("digits", "rotated", "inverted")}
     adapter_explorer(dirs, tasks, adapter="rotated", index=3)
     return ["rotated test image #3", "true label", "predicts"]

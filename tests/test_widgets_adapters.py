@@ -3,26 +3,17 @@
 import pytest
 import torch
 
-from lora_tutorial import inject_lora, lora_layers, mark_only_lora_as_trainable, save_adapter
 from lora_tutorial.course.data import load_task
 from lora_tutorial.course.models import load_pretrained
+from toy_models import save_task_adapters
+
 from lora_tutorial.course.widgets.adapters import NO_ADAPTER, AdapterExplorer, adapter_probabilities
 
 
 @pytest.fixture(scope="module")
 def adapter_dirs(tmp_path_factory):
     """Two saved adapters with different (random, untrained) B, for two tasks."""
-    root = tmp_path_factory.mktemp("adapters")
-    dirs = {}
-    for seed, name in enumerate(("rotated", "inverted")):
-        model = load_pretrained(device="cpu")
-        torch.manual_seed(seed)
-        inject_lora(model, ["q_proj", "v_proj"], r=4, alpha=8)
-        mark_only_lora_as_trainable(model)
-        for _, layer in lora_layers(model):
-            torch.nn.init.normal_(layer.lora_B.weight, std=0.5)
-        dirs[name] = save_adapter(model, root / name)
-    return dirs
+    return save_task_adapters(tmp_path_factory.mktemp("adapters"))
 
 
 @pytest.fixture(scope="module")

@@ -34,3 +34,21 @@ def assert_same_weights(model: nn.Module, snapshot: dict[str, torch.Tensor]) -> 
     for name, tensor in snapshot.items():
         torch.testing.assert_close(now[name], tensor, rtol=0, atol=0, equal_nan=True,
                                    msg=f"{name} changed")
+
+
+def save_task_adapters(root) -> dict:
+    """Two saved adapters of the course's digits model, "rotated" and "inverted", with
+    different random (untrained) B, so that the adapter explorer has two to tell apart."""
+    from lora_tutorial import inject_lora, lora_layers, mark_only_lora_as_trainable, save_adapter
+    from lora_tutorial.course.models import load_pretrained
+
+    dirs = {}
+    for seed, name in enumerate(("rotated", "inverted")):
+        model = load_pretrained(device="cpu")
+        torch.manual_seed(seed)
+        inject_lora(model, ["q_proj", "v_proj"], r=4, alpha=8)
+        mark_only_lora_as_trainable(model)
+        for _, layer in lora_layers(model):
+            torch.nn.init.normal_(layer.lora_B.weight, std=0.5)
+        dirs[name] = save_adapter(model, root / name)
+    return dirs
