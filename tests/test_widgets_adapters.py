@@ -2,11 +2,10 @@
 
 import pytest
 import torch
+from toy_models import save_task_adapters
 
 from lora_tutorial.course.data import load_task
 from lora_tutorial.course.models import load_pretrained
-from toy_models import save_task_adapters
-
 from lora_tutorial.course.widgets.adapters import NO_ADAPTER, AdapterExplorer, adapter_probabilities
 
 
