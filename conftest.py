@@ -22,3 +22,27 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # get_device() would pick it and every training number would differ, so the tests run the
 # notebooks on the CPU; set LORA_TUTORIAL_DEVICE yourself to run them elsewhere.
 os.environ.setdefault("LORA_TUTORIAL_DEVICE", "cpu")
+
+
+# Every verdict a notebook prints ("→ ... 1.61×, slower") must agree with its own numbers, on
+# whatever machine runs it: after each notebook cell nbval executes, its live outputs are read
+# back by tests/verdict_lines.py (the same reader tests/test_verdicts.py uses on the stored
+# outputs). A cell whose stored output nbval ignores, such as a live timing, is checked too.
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+from verdict_lines import output_text, problems  # noqa: E402
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    outputs = getattr(item, "test_outputs", None)
+    if outputs:
+        wrong = problems(output_text(outputs))
+        if wrong:
+            raise AssertionError("a printed verdict contradicts its numbers:\n" + "\n".join(wrong))
+    return result
