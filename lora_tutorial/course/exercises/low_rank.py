@@ -1,7 +1,9 @@
-"""Checkers for notebook 2's exercises: a rank-r approximation, and the rank for an energy.
+"""Checkers for notebook 2's exercises: the two factors of the best rank-r approximation,
+and the rank that keeps a given share of the energy.
 
 Both compare the learner's function with :mod:`lora_tutorial.core.lowrank` on a few matrices,
-and turn the typical mistakes into a message that says what went wrong.
+and turn the typical mistakes (singular values left out or used twice, transposed or swapped
+factors, one too few components) into a message that says what went wrong.
 """
 
 from collections.abc import Callable
@@ -22,49 +24,85 @@ def _test_matrices() -> list[tuple[str, torch.Tensor]]:
             ("a 20×16 rank-4-plus-noise matrix", decaying)]
 
 
-@checker("write rank_r_approx above")
-def check_rank_r_approx(rank_r_approx: Callable[[torch.Tensor, int], torch.Tensor]) -> str:
-    """Check ``rank_r_approx(M, r)`` returns the best rank-r approximation of ``M``."""
+def _shape_hint(B: torch.Tensor, A: torch.Tensor, d: int, k: int, r: int) -> str | None:
+    """Why the factors' shapes are wrong (swapped, transposed, untruncated), or None."""
+    got = (tuple(B.shape), tuple(A.shape))
+    if got == ((d, r), (r, k)):
+        return None
+    said = f"you returned B of shape {got[0]} and A of shape {got[1]}"
+    if got == ((r, k), (d, r)):
+        return (f"{said}: the two are swapped. Return B first, then A, so that B @ A is the "
+                f"{d}×{k} matrix (return B, A).")
+    if got[0] in ((r, d), (d, r)) and got[1] in ((k, r), (r, k)):
+        return (f"{said}, but B must be {d}×{r} (d×r) and A {r}×{k} (r×k), as in LoRA: "
+                "one of them is transposed. U[:, :r] is already d×r and Vh[:r] already r×k "
+                "(torch.linalg.svd returns Vh = Vᵀ, so no .T is needed).")
+    return (f"{said}, but B must be {d}×{r} (d×r) and A {r}×{k} (r×k). Keep only the first r "
+            "columns of U and the first r rows of Vh (use full_matrices=False).")
+
+
+@checker("write rank_r_factors above")
+def check_rank_r_factors(rank_r_factors: Callable[[torch.Tensor, int],
+                                                  tuple[torch.Tensor, torch.Tensor]]) -> str:
+    """Check ``rank_r_factors(W, r)`` returns ``(B, A)``, B d×r and A r×k, whose product is
+    the best rank-r approximation of ``W`` (any split of the singular values is accepted)."""
     for description, matrix in _test_matrices():
-        for r in (1, 3, min(matrix.shape)):
+        d, k = matrix.shape
+        for r in (1, 3, min(d, k)):
             original = matrix.clone()
-            result = call_learner(rank_r_approx, matrix, r,
-                                  context=f"rank_r_approx({description}, r={r})")
+            result = call_learner(rank_r_factors, matrix, r,
+                                  context=f"rank_r_factors({description}, r={r})")
             require(torch.equal(matrix, original),
-                    "Your function changed its input matrix in place; work on the factors "
-                    "instead.")
-            require(torch.is_tensor(result),
-                    f"rank_r_approx returned a {type(result).__name__}, not a torch.Tensor.")
-            require(result.shape == matrix.shape,
-                f"For {description} and r={r} you returned shape {tuple(result.shape)}, not "
-                f"{tuple(matrix.shape)}. Multiply U[:, :r] · diag(S[:r]) · Vh[:r, :] (use "
-                "full_matrices=False so the shapes line up) to get back a d×k matrix.")
+                    "Your function changed its input matrix in place; read W, build new "
+                    "tensors for B and A.")
             expected = low_rank_approximation(matrix, r)
+            if torch.is_tensor(result) and tuple(result.shape) == (d, k):
+                raise ExerciseError(
+                    f"For {description} and r={r} you returned one {d}×{k} matrix. Return its "
+                    f"two factors instead, B ({d}×{r}) and A ({r}×{k}), as a pair (return B, A): "
+                    "LoRA stores those r·(d + k) numbers, never the d×k product.")
+            require(isinstance(result, (tuple, list)) and len(result) == 2,
+                    f"Return a pair of tensors (return B, A); you returned "
+                    f"{type(result).__name__}"
+                    + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+                    + ".")
+            B, A = result
+            require(torch.is_tensor(B) and torch.is_tensor(A),
+                    f"B and A must be torch tensors; you returned {type(B).__name__} and "
+                    f"{type(A).__name__}.")
+            hint = _shape_hint(B, A, d, k, r)
+            require(hint is None, f"For {description} and r={r}, {hint}")
+            product = B.float() @ A.float()
             scale = torch.linalg.matrix_norm(matrix)
-            gap = (torch.linalg.matrix_norm(result.float() - expected) / scale).item()
-            if gap < 1e-4:
+            if (torch.linalg.matrix_norm(product - expected) / scale).item() < 1e-4:
                 continue
-            rank = int(torch.linalg.matrix_rank(result.float()))
-            require(rank <= r,
-                f"For {description} and r={r} your result has rank {rank}: keep only the first "
-                "r singular values and vectors.")
             u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+            no_s = u[:, :r] @ vh[:r]
+            require(not torch.allclose(product, no_s, atol=1e-4),
+                "B @ A is U[:, :r] @ Vh[:r], without the singular values: each direction must "
+                "be weighted by its S[i]. Put S[:r] into one of the factors, e.g. "
+                "B = U[:, :r] * S[:r] (this scales column i of U by S[i]).")
+            twice = (u[:, :r] * s[:r] ** 2) @ vh[:r]
+            require(not torch.allclose(product, twice, atol=1e-4),
+                "B @ A weights each direction by S[i]², not S[i]: the singular values went into "
+                "both factors. Put S[:r] into one factor only (or its square root into each).")
             smallest = (u[:, -r:] * s[-r:]) @ vh[-r:]
-            require(not torch.allclose(result.float(), smallest, atol=1e-4),
+            require(not torch.allclose(product, smallest, atol=1e-4),
                 "You kept the r *smallest* singular values. torch.linalg.svd sorts them from "
                 "largest to smallest, so the first r are the ones that matter.")
-            no_s = u[:, :r] @ vh[:r]
-            require(not torch.allclose(result.float(), no_s, atol=1e-4),
-                "You multiplied U and Vh without the singular values: each component must be "
-                "scaled by its S[i] (U[:, :r] * S[:r]) @ Vh[:r].")
-            error = (torch.linalg.matrix_norm(matrix - result.float()) / scale).item()
+            error = (torch.linalg.matrix_norm(matrix - product) / scale).item()
             best = (torch.linalg.matrix_norm(matrix - expected) / scale).item()
             raise ExerciseError(
-                f"For {description} and r={r} your rank-{rank} result has relative error "
-                f"{error:.4f}, but the best rank-{r} approximation reaches {best:.4f} "
-                "(Eckart–Young): keep the r largest singular components of the SVD.")
-    return ("rank_r_approx matches the truncated SVD on all test matrices "
-            "(tall, wide, and nearly low rank), for r = 1, 3 and full rank.")
+                f"For {description} and r={r}, B @ A has relative error {error:.4f}, but the "
+                f"best rank-{r} approximation reaches {best:.4f} (Eckart–Young): B and A must "
+                "come from the r largest singular values, their columns of U and rows of Vh.")
+    return ("B (d×r) @ A (r×k) is the best rank-r approximation on all test matrices (tall, "
+            "wide, nearly low rank) for r = 1, 3 and r = min(d, k), where it rebuilds W "
+            "exactly.")
+
+
+check_rank_r_approx = check_rank_r_factors
+"""The exercise's former name (it returned the d×k product); tests/test_exercises.py lists it."""
 
 
 def _energy_test_matrices() -> list[tuple[str, torch.Tensor]]:
