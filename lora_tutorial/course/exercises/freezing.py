@@ -89,7 +89,12 @@ def _by_type_hint(model: nn.Module, last: str) -> str:
 
 @checker("write freeze_all_but_last above")
 def check_freeze_all_but_last(freeze_all_but_last: Callable[[nn.Module], object]) -> str:
-    """Run the learner's function on two different models and explain what is wrong.
+    """Run the learner's function on four models and explain what is wrong.
+
+    The learner's function changes each model in place (its return value is ignored); the
+    checker then requires: no parameter replaced, removed or changed in value; the last
+    ``nn.Linear``'s weight and bias trainable; every other parameter (LayerNorms included)
+    frozen; and one Adam step moving only the last layer.
 
     Raises :class:`~lora_tutorial.course.exercises.ExerciseError` with a specific message; prints
     one line when all is right.
