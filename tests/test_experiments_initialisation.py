@@ -57,7 +57,7 @@ def test_four_initialisations_behave_as_notebook_03_says():
     for scheme in ("A random, B zero (LoRA)", "A zero, B random", "both zero"):
         assert all(run.start_change == 0.0 for run in by[scheme])    # start at the base
     assert min(run.start_change for run in by["both random"]) > 0.3
-    assert all(loss == 1.0 for run in by["both zero"] for loss in run.losses)   # never learns
+    assert all(loss == 1.0 for run in by["both zero"] for loss in run.losses)  # never learns
     for scheme in ("A random, B zero (LoRA)", "A zero, B random"):
         assert max(run.losses[-1] for run in by[scheme]) < 0.5                # both learn
     assert min(run.losses[0] for run in by["both random"]) > 1.0             # start worse

@@ -144,8 +144,9 @@ def compare_initialisations(task: Task, r: int, scaling: float,
     for scheme, (random_A, random_B) in SCHEMES.items():
         for seed in seeds:
             g = torch.Generator().manual_seed(seed)
-            A = (kaiming_uniform((r, k), g) if random_A else torch.zeros(r, k)).to(task.X.device)
-            B = (kaiming_uniform((d, r), g) if random_B else torch.zeros(d, r)).to(task.X.device)
+            A = kaiming_uniform((r, k), g) if random_A else torch.zeros(r, k)
+            B = kaiming_uniform((d, r), g) if random_B else torch.zeros(d, r)
+            A, B = A.to(task.X.device), B.to(task.X.device)
             start = scaling * (task.X @ A.T @ B.T)
             trace = train_lora(task, A, B, scaling, steps, lr)
             runs.append(InitialisationRun(scheme, seed,

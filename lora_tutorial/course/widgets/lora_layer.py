@@ -44,7 +44,7 @@ class LoRALayerExplorer:
         self._cache = {}
         self.r = widgets.IntSlider(value=r, min=1, max=max_r, description="rank r",
                                    continuous_update=False)
-        self.alpha = widgets.IntSlider(value=int(alpha), min=1, max=64, description="alpha",
+        self.alpha = widgets.IntSlider(value=int(alpha), min=1, max=128, description="alpha",
                                        continuous_update=False)
         self.summary = widgets.HTML()
         self.image = Picture()
