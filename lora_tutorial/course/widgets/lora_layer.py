@@ -60,8 +60,12 @@ class LoRALayerExplorer:
         if key not in self._cache:
             A = kaiming_uniform((r, self.k), torch.Generator().manual_seed(self.seed))
             B = torch.zeros(self.d, r)
-            self._cache[key] = {rule: train_lora(self.task, A, B, rank_scaling(alpha, r, rule),
-                                                 self.steps, self.lr) for rule in RULES}
+            runs = {}   # by scaling: at r = 1 both rules are the same number, trained once
+            for rule in RULES:
+                scaling = rank_scaling(alpha, r, rule)
+                if scaling not in runs:
+                    runs[scaling] = train_lora(self.task, A, B, scaling, self.steps, self.lr)
+            self._cache[key] = {rule: runs[rank_scaling(alpha, r, rule)] for rule in RULES}
         return self._cache[key]
 
     def summary_html(self) -> str:
