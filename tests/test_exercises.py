@@ -64,7 +64,7 @@ def _stub(*args, **kwargs):
 
 
 class _StubLayer:
-    def __init__(self, base, r, alpha, dropout):
+    def __init__(self, base, r, alpha, dropout=0.0):   # as the learner copy shows it
         raise NotImplementedError("Write this part, then run the checker.")
 
 

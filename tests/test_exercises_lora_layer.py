@@ -98,9 +98,9 @@ def test_layer_checker_names_each_mistake(mistake, message):
 
 
 def test_layer_checker_rejects_a_wrong_signature_and_missing_attributes():
-    class NoDropoutArg(nn.Module):
-        def __init__(self, base, r, alpha):
-            super().__init__()
+    class NoDropoutArg(make_layer_class()):
+        def __init__(self, base, r, alpha):      # right in every other way
+            super().__init__(base, r, alpha)
 
     with pytest.raises(AssertionError, match="signature should be"):
         check_lora_layer(NoDropoutArg, verbose=False)
@@ -112,6 +112,26 @@ def test_layer_checker_rejects_a_wrong_signature_and_missing_attributes():
 
     with pytest.raises(AssertionError, match="no attribute 'A' or 'lora_A'"):
         check_lora_layer(NoMatrices, verbose=False)
+
+
+def test_layer_checker_requires_the_stated_dropout_default():
+    correct = make_layer_class()
+
+    class NoDefault(correct):
+        def __init__(self, base, r, alpha, dropout):
+            super().__init__(base, r, alpha, dropout)
+
+    with pytest.raises(AssertionError, match=r"MyLoRALinear|NoDefault\(base, r=4, alpha=8\) "
+                                             r"failed .*dropout=0\.0\)\. Give dropout its "
+                                             r"default"):
+        check_lora_layer(NoDefault, verbose=False)
+
+    class DropsByDefault(correct):
+        def __init__(self, base, r, alpha, dropout=0.5):
+            super().__init__(base, r, alpha, dropout)
+
+    with pytest.raises(AssertionError, match="the default must be dropout=0.0"):
+        check_lora_layer(DropsByDefault, verbose=False)
 
 
 def test_layer_checker_leaves_the_callers_random_state_alone():

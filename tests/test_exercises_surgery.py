@@ -66,6 +66,16 @@ def substring_match(model, target_modules, r, alpha):
     return names
 
 
+def substring_anywhere(model, target_modules, r, alpha):
+    names = [n for n, m in model.named_modules()
+             if isinstance(m, nn.Linear) and any(t in n for t in target_modules)]
+    if not names:
+        raise ValueError("nothing matched")
+    model.requires_grad_(False)
+    _wrap(model, names, r, alpha, lambda name: name.rpartition(".")[::2])
+    return names
+
+
 def top_level_only(model, target_modules, r, alpha):
     for name in [n for n, m in model.named_children() if n in target_modules]:
         setattr(model, name, LoRALinear(getattr(model, name), r=r, alpha=alpha))
@@ -141,6 +151,8 @@ def returns_nothing(model, target_modules, r, alpha):
     (no_freeze, "these still train"),
     (head_trains, "these still train: head.weight, head.bias"),
     (substring_match, "also replaced encoder.layers.1.mlp.out_proj"),
+    (substring_anywhere, "also replaced encoder.layers.1.mlp.out_proj, which is no target. "
+                         "Compare whole name parts"),
     (top_level_only, "left blocks.0.attn.q_proj"),
     (fixed_rank, "blocks.0.fc1 (16×8) has 96 trainable numbers; a rank-2 LoRA layer has r·(d + k) = 48"),
     (silent_on_no_match, "returned without an error"),

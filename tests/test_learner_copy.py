@@ -81,6 +81,18 @@ def test_no_default_value_or_decorator_of_a_solution_is_left():
         assert giveaway not in stripped
 
 
+def test_a_default_the_docstring_states_is_kept_as_interface():
+    stripped = strip_solution(f'''{SOLUTION_MARKER}
+class Layer(nn.Module):
+    def __init__(self, base, r=4, alpha=8, dropout=0.0, *, bias=False, name="x"):
+        """Called as Layer(base, r, alpha, dropout=0.0, name="x"): no dropout unless asked."""
+        super().__init__()
+''')
+    ast.parse(stripped)
+    assert ('def __init__(self, base, r, alpha, dropout=0.0, *, bias, name=\'x\'):'
+            in stripped)   # r=4, alpha=8 and bias=False are not stated, so they go
+
+
 def test_other_statements_leave_one_placeholder():
     stripped = strip_solution(f"{SOLUTION_MARKER}\nmodel.eval()\nprint(model)\n")
     assert stripped.count("# ... your code here ...") == 1

@@ -3,7 +3,8 @@
 The solved notebooks (``solutions/``, the instructor's key) are the source that authors edit.
 A solution cell starts with the line :data:`SOLUTION_MARKER`. In the learner's copy each such
 cell keeps only the skeleton — every ``def`` and ``class`` header (its parameter names, but
-no default values and no decorators, which can give the answer away) with a body that raises
+no decorators and no default values, which can give the answer away, unless the function's
+docstring states the default as ``name=value``) with a body that raises
 ``NotImplementedError``, and ``name = ...`` for each name the solution assigns — followed by
 a markdown cell that holds the solution folded away (``<details>``), one click from
 self-study. Every code cell loses its outputs, so the learner meets each result by running
@@ -53,14 +54,38 @@ class OutputError(ValueError):
     not a folder (the message says which and what to choose instead)."""
 
 
+def _stated(arg: ast.arg, default: ast.expr | None, docstring: str) -> ast.expr | None:
+    """``default`` if the docstring spells out ``name=default`` (part of the interface the
+    exercise states, so it gives nothing away), else ``None``."""
+    if default is None:
+        return None
+    spellings = {ast.unparse(default)}
+    if isinstance(default, ast.Constant) and isinstance(default.value, str):
+        spellings.add(f'"{default.value}"')
+    return default if any(f"{arg.arg}={value}" in docstring for value in spellings) else None
+
+
 def _header(node: ast.stmt) -> str:
-    """``def``/``class`` line without decorators and default values (names and types kept)."""
+    """``def``/``class`` line without decorators and default values (names and types kept).
+
+    A default value stays when the function's own docstring, which the skeleton shows
+    anyway, states it as ``name=value`` (``dropout=0.0``): it is then the interface the
+    exercise asks for, not a hint.
+    """
     bare = ast.parse(ast.unparse(node)).body[0]  # an independent copy to edit
     bare.decorator_list = []
     bare.body = [ast.Pass()]
     if isinstance(bare, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        bare.args.defaults = []
-        bare.args.kw_defaults = [None] * len(bare.args.kwonlyargs)
+        doc = ast.get_docstring(node) or ""
+        positional = bare.args.posonlyargs + bare.args.args
+        stated = [_stated(arg, default, doc) for arg, default in
+                  zip(positional[len(positional) - len(bare.args.defaults):], bare.args.defaults)]
+        # Python needs the defaults to end the list: keep the stated ones at its end.
+        while None in stated:
+            stated = stated[stated.index(None) + 1:]
+        bare.args.defaults = stated
+        bare.args.kw_defaults = [_stated(arg, default, doc) for arg, default in
+                                 zip(bare.args.kwonlyargs, bare.args.kw_defaults)]
     return ast.unparse(bare).splitlines()[0]
 
 

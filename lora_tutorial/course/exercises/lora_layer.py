@@ -1,6 +1,7 @@
 """Checker for notebook 3's exercise: write a LoRA layer yourself.
 
-The learner's class is called as ``cls(base, r, alpha, dropout=0.0)`` and must hold
+The learner's class is called as ``cls(base, r, alpha)`` (``dropout`` defaults to 0.0: no
+dropout unless asked) and as ``cls(base, r, alpha, dropout=0.5)``, and must hold
 
 * the frozen pretrained layer as ``base`` (or ``base_layer``, PEFT's name),
 * ``A`` with shape r×k and ``B`` with shape d×r (or ``lora_A``/``lora_B``), either as
@@ -53,14 +54,20 @@ def _parts(layer: nn.Module):
     return base, a_name, _weight(a, a_name), b_name, _weight(b, b_name)
 
 
-def _build(cls, base: nn.Linear, dropout: float) -> nn.Module:
-    call = f"{cls.__name__}(base, r={R}, alpha={ALPHA}, dropout={dropout})"
+def _build(cls, base: nn.Linear, dropout: float | None) -> nn.Module:
+    """``cls(base, R, ALPHA, dropout=dropout)``, or without ``dropout`` when it is ``None``
+    (the default the interface states, 0.0, must then apply)."""
+    given = {} if dropout is None else {"dropout": dropout}
+    call = f"{cls.__name__}(base, r={R}, alpha={ALPHA}" + (
+        "" if dropout is None else f", dropout={dropout}") + ")"
     try:
-        return call_learner(cls, base, R, ALPHA, dropout=dropout, context=f"Calling {call}")
+        return call_learner(cls, base, R, ALPHA, **given, context=f"Calling {call}")
     except ExerciseError as error:
         if isinstance(error.__cause__, TypeError):
+            default = (" Give dropout its default, so that a layer without dropout needs no "
+                       "argument." if dropout is None else "")
             raise ExerciseError(f"Calling {call} failed ({error.__cause__}). The signature should "
-                                f"be " "__init__(self, base, r, alpha, dropout).")
+                                f"be " f"__init__(self, base, r, alpha, dropout=0.0).{default}")
         raise
 
 
@@ -121,7 +128,7 @@ def check_lora_layer(cls) -> str:
     torch.manual_seed(0)   # what the learner's constructor draws (A) is the same on every run
     base = _base_layer(generator)
     w0 = base.weight.detach().clone()
-    layer = _build(cls, base, dropout=0.0)
+    layer = _build(cls, base, dropout=None)   # dropout left at its default, 0.0
     if not isinstance(layer, nn.Module):
         raise ExerciseError("Your class should subclass nn.Module (call super().__init__() "
                             "first), so that A and B are registered as parameters and "
@@ -205,6 +212,12 @@ def check_lora_layer(cls) -> str:
         raise ExerciseError(messages.get(found, "With a non-zero B your output does not match "
                                          "base(x) + (alpha/r)·B·A·x. Check the order of the "
                                          "factors (x @ A.T @ B.T) and the scaling."))
+    layer.train()
+    with torch.no_grad():
+        if not torch.allclose(_forward(layer, x), candidates["right"], atol=1e-5):
+            raise ExerciseError("Built without a dropout argument, your layer changes its output "
+                                "in training mode: the default must be dropout=0.0, no dropout "
+                                "unless the caller asks for it.")
 
     # Dropout: only on the LoRA path, only in training mode.
     base = _base_layer(generator)

@@ -1,122 +1,109 @@
-"""Explore how ``r`` and ``alpha`` set the size of the LoRA update ``ΔW = scaling · B·A``.
+"""Explore how the rank changes what a LoRA adapter learns under ``alpha / r`` and ``alpha / √r``.
 
-The explorer draws ``ΔW`` for one fixed set of random factors: ``A`` initialised the way
-LoRA does (Kaiming-uniform, entries within ±1/√k) and ``B`` filled with small random numbers,
-as if a little training had moved it away from zero. A rank-``r`` adapter uses the first
-``r`` rows of ``A`` and the first ``r`` columns of ``B``, so moving the rank slider adds or
-removes rank-one pieces of the same update.
+Notebook 03, §6: the explorer trains one LoRA adapter on a small task (a frozen 48×64 layer
+whose targets add a rank-8 change, :func:`~lora_tutorial.course.experiments.initialisation.
+regression_task`) from the usual start (A Kaiming-uniform, B zero), with Adam and the same
+learning rate for every setting, twice: once scaled by LoRA's ``alpha / r`` and once by
+rsLoRA's ``alpha / √r`` (Kalajdzievski, 2023). It draws, step by step, the size of the
+update ``‖scaling · B·A‖`` and the loss relative to the base layer's, beside the rank-1
+adapter (where both rules give the same scaling) for reference.
 
-With random factors, ``B·A`` is a sum of ``r`` independent rank-one pieces, so its size
-grows like √r. Multiplying by ``alpha / r`` makes the update *shrink* like 1/√r as ``r``
-grows; rsLoRA's ``alpha / √r`` (Kalajdzievski, 2023) keeps it the same size at every rank.
-The heatmap's colour scale is fixed, so the fading is visible.
+The rank slider is what the text cannot show: slide ``r`` from 1 to 32 and watch whether a
+larger rank lets the adapter move further and learn more under each rule, with nothing else
+retuned. Each setting trains once (a fraction of a second) and is kept.
 
 In a notebook: ``lora_layer_explorer()``. In code and tests: ``LoRALayerExplorer``, whose
-controls (``r``, ``alpha``, ``rule``) can be set from Python.
+controls (``r``, ``alpha``) can be set from Python.
 """
 
-import math
 
 import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
+from ...common.display import (REFERENCE_GREY, Picture, alt_text, course_style, figure_to_png,
+                               png_to_html, show_widget)
 from ...core.counting import lora_parameter_count
-from ...common.display import (Picture, alt_text, course_style, figure_to_png, png_to_html,
-                               show_widget)
-from ...core.layers import lora_scaling
-
-RULES = {"alpha / r  (LoRA)": False, "alpha / √r  (rsLoRA)": True}
+from ..experiments.initialisation import RULES, kaiming_uniform, rank_scaling, regression_task, \
+    train_lora
 
 
 class LoRALayerExplorer:
-    """Sliders for ``r`` and ``alpha`` and a choice of scaling rule, showing ``ΔW``.
+    """Sliders for ``r`` and ``alpha``; the training curves of both scaling rules at that rank.
 
-    Attributes: ``r``, ``alpha`` (sliders), ``rule`` (toggle buttons), ``summary`` (an HTML
-    widget with the scaling and the parameter counts), ``image`` (the figure as a PNG) and
-    ``widget`` (everything in one box).
+    Attributes: ``r``, ``alpha`` (sliders), ``summary`` (an HTML widget with the scalings,
+    the parameter count and where each rule got to), ``image`` (the figure as a PNG) and
+    ``widget`` (everything in one box). ``traces(r, alpha)`` returns the two runs
+    (rule name -> :class:`~lora_tutorial.course.experiments.initialisation.Trace`).
     """
 
     def __init__(self, d: int = 48, k: int = 64, max_r: int = 32, r: int = 4,
-                 alpha: float = 16, use_rslora: bool = False, seed: int = 0):
-        self.d, self.k, self.max_r = d, k, max_r
-        generator = torch.Generator().manual_seed(seed)
-        bound = 1 / math.sqrt(k)  # what kaiming_uniform_(a=√5) gives for fan_in = k
-        self.A = (torch.rand(max_r, k, generator=generator) * 2 - 1) * bound
-        # B "after a little training": small random numbers whose size does not depend on r.
-        self.B = 0.05 * torch.randn(d, max_r, generator=generator)
-        self.ranks = list(range(1, max_r + 1))
-        # ||B_r·A_r|| for every rank, computed once; the scaling only multiplies it.
-        self._norms = [float(torch.linalg.matrix_norm(self.B[:, :q] @ self.A[:q]))
-                       for q in self.ranks]
-        # A fixed colour scale (half the largest entry LoRA's rule gives at r = 1, alpha = 16),
-        # so that a smaller update looks paler.
-        self.vmax = float((self.B[:, :1] @ self.A[:1]).abs().max()) * 8
-
+                 alpha: float = 16, steps: int = 40, lr: float = 1e-3, seed: int = 0):
+        self.d, self.k, self.max_r, self.steps, self.lr, self.seed = d, k, max_r, steps, lr, seed
+        self.task = regression_task(d=d, k=k, change_rank=8, n=128)
+        self._cache = {}
         self.r = widgets.IntSlider(value=r, min=1, max=max_r, description="rank r",
                                    continuous_update=False)
-        self.alpha = widgets.IntSlider(value=int(alpha), min=1, max=64, description="alpha",
+        self.alpha = widgets.IntSlider(value=int(alpha), min=1, max=128, description="alpha",
                                        continuous_update=False)
-        rule = [name for name, flag in RULES.items() if flag == use_rslora][0]
-        self.rule = widgets.ToggleButtons(options=list(RULES), value=rule,
-                                          description="scaling")
         self.summary = widgets.HTML()
         self.image = Picture()
-        for control in (self.r, self.alpha, self.rule):
+        for control in (self.r, self.alpha):
             control.observe(lambda change: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.r, self.alpha]), self.rule,
-                                    self.summary, self.image])
+        self.widget = widgets.VBox([widgets.HBox([self.r, self.alpha]), self.summary,
+                                    self.image])
         self.update()
 
-    @property
-    def use_rslora(self) -> bool:
-        return RULES[self.rule.value]
-
-    def delta_weight(self) -> torch.Tensor:
-        """ΔW = scaling · B·A for the current controls (shape d×k)."""
-        r = self.r.value
-        return lora_scaling(self.alpha.value, r, self.use_rslora) * (self.B[:, :r] @ self.A[:r])
+    def traces(self, r: int, alpha: float) -> dict:
+        """Train (once per setting) a rank-``r`` adapter under each rule of ``RULES``."""
+        key = (r, alpha)
+        if key not in self._cache:
+            A = kaiming_uniform((r, self.k), torch.Generator().manual_seed(self.seed))
+            B = torch.zeros(self.d, r)
+            runs = {}   # by scaling: at r = 1 both rules are the same number, trained once
+            for rule in RULES:
+                scaling = rank_scaling(alpha, r, rule)
+                if scaling not in runs:
+                    runs[scaling] = train_lora(self.task, A, B, scaling, self.steps, self.lr)
+            self._cache[key] = {rule: runs[rank_scaling(alpha, r, rule)] for rule in RULES}
+        return self._cache[key]
 
     def summary_html(self) -> str:
         r, alpha, d, k = self.r.value, self.alpha.value, self.d, self.k
-        lora, rs = lora_scaling(alpha, r), lora_scaling(alpha, r, True)
+        traces = self.traces(r, alpha)
         n_lora, n_full = lora_parameter_count(d, k, r), d * k
-        norm = float(torch.linalg.matrix_norm(self.delta_weight()))
         warning = (" — <b>more than W itself</b>: LoRA only saves when r ≪ min(d, k)"
                    if n_lora >= n_full else "")
-        return (
-            f"<p>scaling: alpha/r = {alpha}/{r} = <b>{lora:.3f}</b> &nbsp;|&nbsp; "
-            f"rsLoRA alpha/√r = {alpha}/{math.sqrt(r):.3f} = <b>{rs:.3f}</b><br>"
-            f"trainable: A ({r}×{k}) + B ({d}×{r}) = r·(d+k) = <b>{n_lora:,d}</b> numbers, "
-            f"against d·k = {n_full:,d} in W ({100 * n_lora / n_full:.1f}%){warning}<br>"
-            f"size of the update with the chosen rule: ‖ΔW‖<sub>F</sub> = <b>{norm:.3f}</b></p>"
-        )
+        rows = "".join(
+            f"<br>{rule} = {rank_scaling(alpha, r, rule):.3f}: after {self.steps} steps "
+            f"‖ΔW‖<sub>F</sub> = <b>{trace.update_norms[-1]:.2f}</b>, loss / base loss = "
+            f"<b>{trace.losses[-1]:.2f}</b>"
+            for rule, trace in traces.items())
+        return (f"<p>r = {r}, alpha = {alpha}, the same learning rate ({self.lr:g}) for every "
+                f"setting{rows}<br>trainable: r·(d+k) = <b>{n_lora:,d}</b> numbers, against "
+                f"d·k = {n_full:,d} in W ({100 * n_lora / n_full:.1f}%){warning}</p>")
 
     @course_style()
     def figure(self):
-        """The heatmap of ΔW and ‖ΔW‖ against r under both rules, at the current controls."""
+        """Update size and loss against the step, both rules at rank r, rank 1 for reference."""
         r, alpha = self.r.value, self.alpha.value
+        traces, reference = self.traces(r, alpha), self.traces(1, alpha)
         fig = Figure(figsize=(9, 3.4))
-        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
-        image = left.imshow(self.delta_weight().numpy(), cmap="RdBu_r", vmin=-self.vmax,
-                            vmax=self.vmax, aspect="auto")
-        fig.colorbar(image, ax=left, label="entry of ΔW (no unit)")
-        left.set_title(f"ΔW = scaling·B·A, r={r}, alpha={alpha}")
-        left.set_xlabel(f"input feature (k = {self.k})")
-        left.set_ylabel(f"output feature (d = {self.d})")
-        for flag, style in ((False, "o-"), (True, "s-")):
-            label = [name for name, f in RULES.items() if f == flag][0]
-            sizes = [lora_scaling(alpha, q, flag) * n for q, n in zip(self.ranks, self._norms)]
-            right.plot(self.ranks, sizes, style, markersize=3, label=label)
-        right.axvline(r, color="grey", linestyle=":", label=f"current r = {r}")
-        right.set_xscale("log", base=2)
-        ticks = [q for q in self.ranks if q & (q - 1) == 0]  # the powers of two
-        right.set_xticks(ticks, [str(q) for q in ticks])
-        right.set_yscale("log")
-        right.set_title(f"size of ΔW against rank (alpha = {alpha})")
-        right.set_xlabel("rank r (log scale)")
-        right.set_ylabel("‖ΔW‖_F (log scale)")
-        right.legend(fontsize=8)
+        left, right = fig.subplots(1, 2)
+        steps = range(self.steps + 1)
+        for rule, trace in traces.items():
+            left.plot(steps, trace.update_norms, label=f"{rule}, r = {r}", markevery=8)
+            right.plot(steps, trace.losses, label=f"{rule}, r = {r}", markevery=8)
+        ref = next(iter(reference.values()))        # at r = 1 both rules are alpha
+        for axis, values in ((left, ref.update_norms), (right, ref.losses)):
+            axis.plot(steps, values, color=REFERENCE_GREY, linestyle=":", marker="",
+                      label="r = 1 (both rules)")
+            axis.set_xlabel("Adam step")
+            axis.legend(fontsize=8)
+        left.set_title(f"size of the update, alpha = {alpha}")
+        left.set_ylabel("‖scaling·B·A‖_F (no unit)")
+        right.set_title("what the adapter has learned")
+        right.set_ylabel("loss / base layer's loss")
         fig.tight_layout()
         return fig
 
@@ -128,9 +115,9 @@ class LoRALayerExplorer:
 
     def alt(self) -> str:
         """The figure's text alternative: what it shows at the current controls."""
-        lead = (f"A heatmap of the {self.d}×{self.k} LoRA update ΔW at r = {self.r.value}, "
-                f"alpha = {self.alpha.value} ({self.rule.value} scaling), and the size of ΔW "
-                "against rank under both scaling rules")
+        lead = (f"Training a LoRA adapter on a {self.d}×{self.k} layer at r = {self.r.value}, "
+                f"alpha = {self.alpha.value}: the size of the update and the loss against the "
+                "step, under alpha/r and alpha/√r, with the rank-1 adapter for reference")
         return alt_text(self.drawn, lead)
 
     def static_html(self) -> str:
