@@ -27,7 +27,7 @@ from .layers import LoRALayer, LoRALinear
 def is_conv1d(module: nn.Module) -> bool:
     """Whether ``module`` is ``transformers``' ``Conv1D`` (checked without importing it).
 
-    Introduced in notebook 04, §3.
+    Introduced in notebook 04, §8.
     """
     kind = type(module)
     return kind.__name__ == "Conv1D" and kind.__module__.startswith("transformers")
@@ -40,7 +40,7 @@ class LoRAConv1D(LoRALinear):
     output); ``fan_in_fan_out = True`` makes ``delta_weight`` transposed to the stored
     layout, so merging works.
 
-    Introduced in notebook 04, §3.
+    Introduced in notebook 04, §8. That section goes deeper into GPT-2's fused layers.
     """
 
     wraps = "a transformers Conv1D"
@@ -64,8 +64,9 @@ class LoRAEmbedding(LoRALayer):
 
     Dropout is not applied on this path, as in PEFT: the input is token ids, not features.
 
-    Introduced in notebook 04, §3. That section meets the layer types of a Hugging Face
-    model; no notebook trains an adapted embedding (the course adapts linear layers).
+    Introduced in notebook 04, §8. That section (Going deeper: GPT-2's fused layers) meets
+    the layer types of a Hugging Face model; no notebook trains an adapted embedding (the
+    course adapts linear layers).
     """
 
     wraps = "an nn.Embedding (one that keeps nn.Embedding's forward)"
