@@ -69,21 +69,20 @@ class _StubLayer:
 
 
 def _course_checkers():
-    from lora_tutorial.course.exercises import (counting, finetune, freezing, lora_layer, low_rank,
+    from lora_tutorial.course.exercises import (counting, freezing, lora_layer, low_rank,
                                          merging, peft_config, surgery)
     return {"freezing": (freezing.check_freeze_all_but_last, _stub),
             "rank_r": (low_rank.check_rank_r_approx, _stub),
             "energy": (low_rank.check_rank_for_energy, _stub),
             "layer": (lora_layer.check_lora_layer, _StubLayer),
             "counting": (counting.check_lora_param_count, _stub),
-            "finetune": (finetune.check_add_lora_to_attention, _stub),
             "merging": (merging.check_merge_weights, _stub),
             "peft_config": (peft_config.check_lora_config, ...),
             "surgery": (surgery.check_add_lora_by_name, _stub)}
 
 
 @pytest.mark.parametrize("name", ["freezing", "rank_r", "energy", "layer", "counting",
-                                  "finetune", "merging", "peft_config", "surgery"])
+                                  "merging", "peft_config", "surgery"])
 def test_every_course_checker_reports_the_learner_copy_as_not_attempted(name, capsys):
     import torch
 
@@ -112,10 +111,6 @@ WRONG_UNDER_O = {
               "        self.B = nn.Parameter(torch.zeros(base.out_features, r))\n"
               "    def forward(self, x):\n        return self.base(x) + x @ self.A.T @ self.B.T\n"
               "c(L)"),
-    "finetune": ("from lora_tutorial import inject_lora\n"
-                 "from lora_tutorial.course.exercises.finetune import check_add_lora_to_attention as c\n"
-                 "c(lambda model, r, alpha: inject_lora(model, ['q_proj', 'v_proj'], r=r, "
-                 "alpha=alpha))"),
     "surgery": ("from lora_tutorial.course.exercises.surgery import check_add_lora_by_name as c\n"
                 "from lora_tutorial import inject_lora\n"
                 "c(lambda model, targets, r, alpha: inject_lora(model, targets, r=r, "

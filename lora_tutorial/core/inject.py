@@ -34,7 +34,7 @@ ALL_LINEAR = "all-linear"
 def lora_layers(model: nn.Module) -> Iterator[tuple[str, LoRALayer]]:
     """Yield ``(name, layer)`` for every LoRA layer in ``model`` (any kind).
 
-    Introduced in notebook 05, §8.
+    Introduced in notebook 05, §9.
     """
     for name, module in model.named_modules():
         if isinstance(module, LoRALayer):

@@ -60,11 +60,13 @@ def subspace_similarity(a1: torch.Tensor, a2: torch.Tensor, i: int, j: int) -> f
     """How much the top-``i`` directions of ``a1`` overlap the top-``j`` of ``a2``, in [0, 1].
 
     The LoRA paper (Hu et al., 2021, section 7.2) compares adapters of ranks 8 and 64 this
-    way: with ``U_i`` the top-``i`` right singular vectors of ``A_{r=8}`` and ``U_j`` those of
-    ``A_{r=64}``, ``φ = ‖U_iᵀ U_j‖_F² / min(i, j)``. 1 means one subspace contains the other;
-    random subspaces of a large space give values near 0.
+    way. ``A`` (r×k) reads the input, so its directions live in the k-dimensional input
+    space: they are the left singular vectors ``U`` of ``Aᵀ`` (the same vectors as ``A``'s
+    right singular vectors, the rows of ``Vh`` below). With ``U_i`` the top ``i`` of them for
+    ``a1`` and ``U_j`` the top ``j`` for ``a2``, ``φ = ‖U_iᵀ U_j‖_F² / min(i, j)``. 1 means
+    one subspace contains the other; random subspaces of a large space give values near 0.
 
-    Introduced in notebook 05, §8.
+    Introduced in notebook 05, §11.
     """
     v1 = torch.linalg.svd(a1.detach().float(), full_matrices=False)[2][:i].T
     v2 = torch.linalg.svd(a2.detach().float(), full_matrices=False)[2][:j].T

@@ -56,7 +56,7 @@ STEPS = 100
 and 7, the budget exercise."""
 
 LORA_LR = 1e-2
-"""LoRA's learning rate on the digits: the winner of notebook 5's search (§2)."""
+"""LoRA's learning rate on the digits: the winner of notebook 5's search (§3)."""
 
 CODE_STEPS = 30
 """Training steps when notebook 8 adapts the tiny GPT to code (and its exercise)."""

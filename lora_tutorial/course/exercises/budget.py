@@ -7,7 +7,8 @@ The learner chooses where LoRA goes (``target_modules``, a list of names or a re
 * reaches at least :data:`TARGET` test accuracy on the rotated digits
 
 with the recipe notebook 5 uses everywhere: ``alpha`` = :data:`ALPHA`, :data:`STEPS` steps
-of AdamW at learning rate :data:`LR` on the first :data:`FIT_SIZE` training images. A
+of AdamW at learning rate :data:`LR` on the first 1,000 training images
+(:func:`~lora_tutorial.course.experiments.finetune.fit_split`). A
 single training run can be lucky, so :func:`check_budget_choice` trains with each of the
 :data:`SEEDS` and requires the *mean* accuracy to reach the target. Everything is seeded
 (batches and ``A``'s initialisation), so the same choice always gives the same verdict on
@@ -19,6 +20,7 @@ import torch
 
 from ...core.counting import count_parameters
 from ..data import TaskData, load_task
+from ..experiments.finetune import fit_split
 from ..facts import LORA_LR, STEPS
 from ...core.inject import inject_lora, lora_layers, mark_only_lora_as_trainable
 from ..models import load_pretrained
@@ -31,19 +33,9 @@ BUDGET = 2_048
 TARGET = 0.90
 """The mean test accuracy on the rotated digits that the choice must reach."""
 
-ALPHA, FIT_SIZE, SEEDS = 16, 1_000, (0, 1)
+ALPHA, SEEDS = 16, (0, 1)
 LR = LORA_LR
 """Notebook 5's LoRA learning rate (with :data:`STEPS`, from :mod:`lora_tutorial.course.facts`)."""
-
-
-def fit_split(task: TaskData) -> TaskData:
-    """The first :data:`FIT_SIZE` training images to train on; the rest as a validation set.
-
-    The returned ``x_test``/``y_test`` are the *held-out training images* (for choosing
-    settings such as the learning rate), never the task's real test images.
-    """
-    return TaskData(f"{task.name} (fit)", task.x_train[:FIT_SIZE], task.y_train[:FIT_SIZE],
-                    task.x_train[FIT_SIZE:], task.y_train[FIT_SIZE:])
 
 
 def _adapted_model(target_modules, r: int, seed: int) -> torch.nn.Module:

@@ -1,9 +1,11 @@
 """Pick a LoRA configuration (target modules and rank) and see how its fine-tune went.
 
-Notebook 5 trains many short runs: full fine-tuning, head-only training, and LoRA with
+Notebook 05 (§8) trains many short runs: full fine-tuning, head-only training, and LoRA with
 several ranks and target modules. This explorer only *reads* those results (nothing is
 retrained), so moving a control is instant: it shows the chosen run's loss curve next to the
-reference runs, its test accuracy and how many parameters it trained.
+reference runs, its test accuracy and how many parameters it trained. A run is anything with
+``losses``, ``accuracy``, ``trainable``, ``total`` and ``percent``: a :class:`RunResult`, or
+the :class:`~lora_tutorial.course.experiments.finetune.Run` records the notebook makes.
 """
 
 import itertools
