@@ -82,9 +82,20 @@ def test_tune_picks_the_lowest_mean_code_loss_and_summarises_its_seeds():
     assert entry["curve"]["steps"] == [0, 5, 10]
     assert entry["curve"]["code"] == pytest.approx([2.0, 1.75, 1.65])
     assert entry["curve"]["docs"] == pytest.approx([1.0, 1.44, 1.45])
+    assert entry["curve"]["code_by_seed"] == [pytest.approx([2.0, 1.7, 1.6]), [2.0, 1.8, 1.7]]
     assert set(entry["rates"]) == {"0.001", "0.01", "0.1"}
     tuned = lm.tuned_from_record({"methods": lm.tune(runs)})["a"]
     assert tuned.lr == 1e-2 and tuned.rates == (1e-3, 1e-2, 1e-1)
     assert str(tuned.code_spread) == "1.650 (1.600–1.700)"
     edge = lm.tune(runs[:4] + [_run("a", 1e-4, 0, 1.0, 1.0), _run("a", 1e-4, 1, 1.0, 1.0)])
     assert edge["a"]["tuned_lr"] == 1e-4 and edge["a"]["tuned_at_edge_of_grid"] is True
+
+
+def test_forgetting_at_matched_learning_reads_the_curve_between_its_points():
+    assert lm.docs_at_code([2.0, 1.8, 1.6], [1.0, 1.2, 1.6], 1.7) == pytest.approx(1.4)
+    assert lm.docs_at_code([2.0, 1.8, 1.6], [1.0, 1.2, 1.6], 2.1) == 1.0
+    assert lm.docs_at_code([2.0, 1.8, 1.6], [1.0, 1.2, 1.6], 1.5) is None
+    tuned = lm.Tuned("a", 1e-2, (1e-2,), 10, (1.6, 1.7), (1.4, 1.5), (0, 10), (2.0, 1.65),
+                     (1.0, 1.45), ((2.0, 1.6), (2.0, 1.7)), ((1.0, 1.4), (1.0, 1.5)))
+    assert tuned.docs_at_code(1.8) == pytest.approx((1.2, 1.5 * 0.2 / 0.3 + 1.0 - 0.2 / 0.3 * 1.0))
+    assert tuned.docs_at_code(1.65) is None                  # the second seed stops at 1.7

@@ -219,6 +219,15 @@ class Tuned:
     curve_steps: tuple[int, ...]
     curve_code: tuple[float, ...]
     curve_docs: tuple[float, ...]
+    curve_code_by_seed: tuple[tuple[float, ...], ...] = ()
+    curve_docs_by_seed: tuple[tuple[float, ...], ...] = ()
+
+    def docs_at_code(self, level: float) -> tuple[float, ...] | None:
+        """Forgetting at matched learning: each seed's docs loss when its code loss reaches
+        ``level`` (read off its learn–forget curve), or None if some seed never gets there."""
+        found = [docs_at_code(code, docs, level)
+                 for code, docs in zip(self.curve_code_by_seed, self.curve_docs_by_seed)]
+        return None if not found or None in found else tuple(found)
 
     @property
     def code_spread(self) -> Spread:
@@ -261,7 +270,9 @@ def tune(runs: Sequence[Run]) -> dict:
                       "code": [sum(r.curve[i].code for r in chosen) / len(chosen)
                                for i in range(len(steps))],
                       "docs": [sum(r.curve[i].docs for r in chosen) / len(chosen)
-                               for i in range(len(steps))]},
+                               for i in range(len(steps))],
+                      "code_by_seed": [[p.code for p in r.curve] for r in chosen],
+                      "docs_by_seed": [[p.docs for p in r.curve] for r in chosen]},
             "rates": {f"{lr:g}": {"code": [r.code for r in by_rate[lr]],
                                   "docs": [r.docs for r in by_rate[lr]]} for lr in rates},
         }
@@ -274,5 +285,24 @@ def tuned_from_record(figures: dict) -> dict[str, Tuned]:
                           tuple(float(lr) for lr in entry["rates"]), entry["trainable"],
                           tuple(entry["code"]), tuple(entry["docs"]),
                           tuple(entry["curve"]["steps"]), tuple(entry["curve"]["code"]),
-                          tuple(entry["curve"]["docs"]))
+                          tuple(entry["curve"]["docs"]),
+                          tuple(map(tuple, entry["curve"].get("code_by_seed", ()))),
+                          tuple(map(tuple, entry["curve"].get("docs_by_seed", ()))))
             for method, entry in figures["methods"].items()}
+
+
+def docs_at_code(code: Sequence[float], docs: Sequence[float], level: float) -> float | None:
+    """The docs loss on a learn–forget curve where the code loss first falls to ``level``.
+
+    The curve is measured at a few steps only, so between two of them the point is found by
+    straight-line interpolation. None if the code loss never gets down to ``level``.
+    """
+    if len(code) != len(docs) or not code:
+        raise ValueError("a learn–forget curve needs as many docs losses as code losses")
+    if code[0] <= level:
+        return docs[0]
+    for i in range(1, len(code)):
+        if code[i] <= level:
+            share = (code[i - 1] - level) / (code[i - 1] - code[i])
+            return docs[i - 1] + share * (docs[i] - docs[i - 1])
+    return None
