@@ -19,6 +19,7 @@ It writes ``lora_tutorial/course/results/language_model.json`` (read by notebook
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -27,9 +28,9 @@ from lora_tutorial.course.experiments.language_model import METHODS, adapt, tune
 from lora_tutorial.course.facts import CODE_BATCH, CODE_STEPS
 from lora_tutorial.course.text import load_corpus, validation_windows
 
-LORA_RATES = (3e-3, 1e-2, 3e-2, 1e-1)
+LORA_RATES = (1e-3, 3e-3, 1e-2, 3e-2)
 RATES = {
-    "head/embedding only": (1e-3, 3e-3, 1e-2, 3e-2),
+    "head/embedding only": LORA_RATES,
     "LoRA q,v (r=8)": LORA_RATES,
     "LoRA up,down (r=4)": LORA_RATES,
     "LoRA all linears (r=8)": LORA_RATES,
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
                   "rates": {m: list(RATES[m]) for m in args.methods},
                   "tuned_by": "lowest mean code validation loss over the seeds",
                   "lora_alpha": "2r", "lora_init_seed": 0}
+    Path(args.output or results.RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     path = results.record("language_model", figures, conditions, minutes, args.output)
     for method, entry in summary.items():
         code, docs = entry["code_mean_min_max"], entry["docs_mean_min_max"]

@@ -99,3 +99,14 @@ def test_forgetting_at_matched_learning_reads_the_curve_between_its_points():
                      (1.0, 1.45), ((2.0, 1.6), (2.0, 1.7)), ((1.0, 1.4), (1.0, 1.5)))
     assert tuned.docs_at_code(1.8) == pytest.approx((1.2, 1.5 * 0.2 / 0.3 + 1.0 - 0.2 / 0.3 * 1.0))
     assert tuned.docs_at_code(1.65) is None                  # the second seed stops at 1.7
+
+
+def test_notebook_8_trains_each_method_at_its_recorded_tuned_rate():
+    from lora_tutorial.course import facts, results
+
+    recorded = results.load("language_model").figures["methods"]
+    assert facts.CODE_LEARNING_RATES == {m: e["tuned_lr"] for m, e in recorded.items()}
+    assert tuple(recorded) == lm.METHODS
+    for method, entry in recorded.items():
+        assert len(entry["rates"]) >= 3 and len(entry["seeds"]) >= 3, method
+        assert entry["tuned_at_edge_of_grid"] is False, method   # the search bracketed it
