@@ -23,3 +23,33 @@ def test_bench_serving_prints_both_models_ratios_and_verdicts():
     for adapters in (1, 4, 16, 64):
         assert out.count(f"\n| {adapters} | ") == 2
     assert out.count("at 16 adapters: gathered costs") == 2
+
+
+# ---- notebook 8: bench_language_model.py and sweep_language_model.py ------------------------
+
+def test_bench_language_model_prints_a_time_verdict_per_method():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_language_model.py"),
+                             "--batch", "2", "--repeats", "1"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    verdict_lines = [line for line in result.stdout.splitlines() if line.startswith("→ ")]
+    assert len(verdict_lines) == 4                            # every method but full FT
+    assert all(" vs full fine-tuning " in line for line in verdict_lines)
+
+
+def test_sweep_language_model_records_tuned_rates_and_curves(tmp_path):
+    import json
+
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep_language_model.py"),
+                             "--steps", "2", "--seeds", "0", "1",
+                             "--methods", "LoRA q,v (r=8)", "--output", str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "language_model.json").read_text(encoding="utf-8"))
+    entry = record["figures"]["methods"]["LoRA q,v (r=8)"]
+    assert record["conditions"]["seeds"] == [0, 1] and record["conditions"]["steps"] == 2
+    assert record["conditions"]["command"].startswith("python benchmarks/sweep_language_model.py")
+    assert len(entry["rates"]) >= 3 and f"{entry['tuned_lr']:g}" in entry["rates"]
+    means = {lr: sum(v["code"]) / 2 for lr, v in entry["rates"].items()}
+    assert min(means, key=means.get) == f"{entry['tuned_lr']:g}"
+    assert entry["curve"]["steps"] == [0, 2] and len(entry["code"]) == 2
