@@ -20,7 +20,8 @@ correction, so the two agree to rounding (within 1e-5 in the tests), with dropou
     h = base(x) + (m/‖·‖ − 1) · W0·x̃ + (m/‖·‖) · s·B·A·x̃      x̃ = dropout(x)
 
 Without dropout this is ``(m/‖·‖)·(W0 + s·B·A)·x + bias``. Checkpoints use PEFT's key for
-the magnitude, ``<module>.lora_magnitude_vector``. Introduced in notebook 09, §2.
+the magnitude, ``<module>.lora_magnitude_vector``. Introduced in notebook 09, §2; §8 there
+repeats the paper's magnitude/direction analysis (its §3) on the course model.
 """
 
 import torch
