@@ -60,3 +60,16 @@ def test_recorded_variants_sweep_covers_every_method_rank_and_seed():
         for row in by_rank.values():
             assert row["lr"] in record["conditions"]["rates"]
             assert len(row["accuracy"]["seeds"]) == len(record["conditions"]["seeds"])
+
+
+def test_bench_variants_prints_its_ratios_with_verdicts():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_variants.py"),
+                             "--tokens", "32", "--features", "32", "--batch", "8",
+                             "--repeats", "1"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("DoRA step / LoRA step") == 2 and out.count("NF4 forward / fp32 forward") == 2
+    verdict_lines = [line for line in out.splitlines() if line.startswith("→ ")]
+    assert len(verdict_lines) == 4
+    assert all(line.rstrip().endswith(("slower", "faster", "(within 10%)")) for line in verdict_lines)
