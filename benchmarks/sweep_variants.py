@@ -12,7 +12,8 @@ while plain LoRA's (α/r) should climb.
     python benchmarks/sweep_variants.py [--ranks 4 16 64] [--seeds 0 1 2] [--out DIR]
 
 Writes ``lora_tutorial/course/results/variants.json`` (``--out`` writes elsewhere), which
-notebook 09, §5 shows. About three minutes on a quiet 2-core machine (one thread).
+notebook 09, §3 shows. Sized to run in well under ten minutes on a 2-core machine (one
+thread); the record states how long it took.
 """
 
 import argparse

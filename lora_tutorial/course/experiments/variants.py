@@ -8,13 +8,13 @@ Two questions need more runs than a notebook cell should show:
   grid, chosen on a validation split carved from the training images (never on the test
   images), and reports the test accuracy and loss at that rate over several seeds.
   ``benchmarks/sweep_variants.py`` runs it for every method at r = 4, 16 and 64 and records
-  the table; notebook 09, §5 shows it and re-runs the cheapest row live (:func:`fine_tune`).
+  the table; notebook 09, §3 shows it and re-runs the cheapest row live (:func:`fine_tune`).
 * **Why does DoRA split a weight into a length and a direction?** Liu et al. (2024, §3)
   watch, during training, how far each output unit's length (magnitude) and direction move
   from the pretrained weight: full fine-tuning moves them in *opposite* amounts (large
   direction changes with small length changes, a negative slope), LoRA in proportion (a
   positive slope). :func:`magnitude_direction` measures the same on the course model
-  (notebook 09, §9, a Going deeper section).
+  (notebook 09, §8, a Going deeper section).
 
 Every function returns a named record (:class:`Run`, :class:`Tuned`, :class:`MDPoint`).
 """
@@ -132,7 +132,8 @@ def fine_tune(method: str, r: int, lr: float, seed: int, steps: int = STEPS,
     """Train ``method`` at rank ``r`` for ``steps`` steps at ``lr``; score it.
 
     ``seed`` sets both the random A and the order of the batches. ``data`` is :func:`split`'s
-    tuple (pass it in to avoid reloading the images for every run).
+    tuple (pass it in to avoid reloading the images for every run). Used in notebook 09, §3,
+    to re-run the sweep's cheapest row live.
     """
     x_train, y_train, x_val, y_val, x_test, y_test = data if data is not None else split()
     model = variant_model(method, r, seed)
@@ -151,6 +152,7 @@ def tune(method: str, r: int, rates=RATES, seeds=(0, 1, 2), steps: int = STEPS,
     """Every rate × every seed; keep the rate with the lowest mean validation loss.
 
     ``progress``, if given, is called after each run with the :class:`Run`.
+    ``benchmarks/sweep_variants.py`` calls it for every (method, rank) that notebook 09, §3 shows.
     """
     if len(rates) < 1 or len(seeds) < 1:
         raise ValueError("tune needs at least one rate and one seed")
@@ -223,7 +225,7 @@ def magnitude_direction(method: str, steps: int = STEPS, checkpoints=(15, 30, 45
     every q_proj and v_proj at each checkpoint (the layers the paper analyses).
 
     Full fine-tuning trains every weight (default rate 1e-3); LoRA and DoRA adapt every block
-    linear at rank ``r`` (default rate 3e-3). Used in notebook 09, §9.
+    linear at rank ``r`` (default rate 3e-3). Used in notebook 09, §8.
     """
     x_train, y_train, *_ = split()
     if method == "full":
@@ -234,10 +236,7 @@ def magnitude_direction(method: str, steps: int = STEPS, checkpoints=(15, 30, 45
         lr = 3e-3 if lr is None else lr
     else:
         raise ValueError(f"method must be 'full', 'LoRA' or 'DoRA', got {method!r}")
-    names = [name for name, module in model.named_modules()
-             if name.rsplit(".", 1)[-1] in targets and hasattr(module, "weight")
-             or name.rsplit(".", 1)[-1] in targets and hasattr(module, "base_layer")]
-    names = sorted(set(names))
+    names = sorted(name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] in targets)
     start = _effective_weights(model, names)
     optimizer = make_optimizer(model, lr)
     model.train()
