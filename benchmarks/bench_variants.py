@@ -8,6 +8,10 @@ ratio of medians, which survives a noisy machine far better than absolute times:
   double quantization, dequantized on every call) against the same in fp32.
 
     python benchmarks/bench_variants.py [--tokens 4096] [--features 768] [--r 8] [--repeats 30]
+
+Each ratio is followed by a verdict line ("→ ... 1.47×, slower") computed from the same run.
+Notebook 09, §4 times the same on the course model, live; its fair accuracy comparison of the
+variants is benchmarks/sweep_variants.py.
 """
 
 import argparse
@@ -18,6 +22,7 @@ from torch import nn
 
 from lora_tutorial import inject_lora, mark_only_lora_as_trainable, markdown_table
 from lora_tutorial import time_interleaved
+from lora_tutorial.course import verdicts
 from lora_tutorial.course.data import load_task
 from lora_tutorial.course.facts import BLOCK_LINEARS
 from lora_tutorial.core.dora import DoRALinear
@@ -97,7 +102,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
 
-    rows = []
+    rows, lines = [], []
     for steps, forwards in (layer_candidates(args.tokens, args.features, args.r),
                             model_candidates(args.batch, args.r)):
         step_times = time_interleaved(steps, repeats=args.repeats)
@@ -105,9 +110,14 @@ def main() -> None:
         where = next(iter(steps)).split(":")[0]            # "layer 768×768" or "TinyViT, ..."
         rows.append(ratio_row(f"{where}: DoRA step / LoRA step", step_times))
         rows.append(ratio_row(f"{where}: NF4 forward / fp32 forward", forward_times))
+        for times in (step_times, forward_times):          # the words, from this run's numbers
+            (base_name, base), (name, value) = times.items()
+            lines.append(verdicts.ratio(name, 1e3 * value, base_name.split(": ")[1], 1e3 * base,
+                                        kind="time", unit=" ms", digits=3))
     print(f"r={args.r}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats} interleaved rounds\n")
     print(markdown_table(["comparison", "baseline ms", "variant ms", "ratio"], rows))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -53,3 +53,53 @@ def test_sweep_language_model_records_tuned_rates_and_curves(tmp_path):
     means = {lr: sum(v["code"]) / 2 for lr, v in entry["rates"].items()}
     assert min(means, key=means.get) == f"{entry['tuned_lr']:g}"
     assert entry["curve"]["steps"] == [0, 2] and len(entry["code"]) == 2
+
+
+# --- benchmarks/sweep_variants.py (notebook 09's tuned sweep) ---------------------------------
+
+def test_sweep_variants_records_each_method_and_rank_at_its_tuned_rate(tmp_path):
+    import json
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep_variants.py"),
+                             "--methods", "LoRA", "LoRA+", "--ranks", "4", "--rates", "0.001",
+                             "0.003", "--seeds", "0", "1", "--steps", "2", "--out", str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "variants.json").read_text(encoding="utf-8"))
+    assert set(record["figures"]) == {"LoRA", "LoRA+"}
+    row = record["figures"]["LoRA+"]["4"]
+    assert row["lr"] in (0.001, 0.003) and set(row["val_loss_by_lr"]) == {"0.001", "0.003"}
+    for figure in ("accuracy", "loss"):
+        summary = row[figure]
+        assert len(summary["seeds"]) == 2
+        assert summary["min"] <= summary["mean"] <= summary["max"]
+    conditions = record["conditions"]
+    assert conditions["command"].startswith("python benchmarks/sweep_variants.py --methods")
+    assert conditions["seeds"] == [0, 1] and conditions["steps"] == 2 and conditions["threads"] == 1
+    assert "minutes" in record and "machine" in record
+
+
+def test_recorded_variants_sweep_covers_every_method_rank_and_seed():
+    """The committed record that notebook 09, §3 shows: 4 methods × r = 4, 16, 64, 3 seeds."""
+    import json
+    record = json.loads((ROOT / "lora_tutorial" / "course" / "results" / "variants.json")
+                        .read_text(encoding="utf-8"))
+    assert set(record["figures"]) == {"LoRA", "rsLoRA", "LoRA+", "DoRA"}
+    assert len(record["conditions"]["seeds"]) >= 3 and len(record["conditions"]["rates"]) >= 3
+    for by_rank in record["figures"].values():
+        assert set(by_rank) == {"4", "16", "64"}
+        for row in by_rank.values():
+            assert row["lr"] in record["conditions"]["rates"]
+            assert len(row["accuracy"]["seeds"]) == len(record["conditions"]["seeds"])
+
+
+def test_bench_variants_prints_its_ratios_with_verdicts():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_variants.py"),
+                             "--tokens", "32", "--features", "32", "--batch", "8",
+                             "--repeats", "1"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("DoRA step / LoRA step") == 2 and out.count("NF4 forward / fp32 forward") == 2
+    verdict_lines = [line for line in out.splitlines() if line.startswith("→ ")]
+    assert len(verdict_lines) == 4
+    assert all(line.rstrip().endswith(("slower", "faster", "(within 10%)")) for line in verdict_lines)

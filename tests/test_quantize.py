@@ -214,3 +214,14 @@ def test_quantize_base_layers_refuses_what_it_cannot_do():
     with pytest.raises(ValueError, match="DoRA"):
         quantize_base_layers(dora)
     assert all(torch.equal(before[k], v) for k, v in dora.state_dict().items())
+
+
+def test_stable_digits_prints_a_value_and_refuses_a_rounding_edge():
+    from lora_tutorial.variants.quantize import stable_digits
+    assert stable_digits(9.04, 1) == "9.0"
+    assert stable_digits(-0.69619, 3) == "-0.696"
+    with pytest.raises(ValueError, match="rounding edge"):
+        stable_digits(9.05, 1)                 # halfway between 9.0 and 9.1
+    with pytest.raises(ValueError, match="rounding edge"):
+        stable_digits(0.1235 + 1e-9, 3)        # within the guard of the edge
+    assert stable_digits(0.1235 + 1e-4, 3) == "0.124"   # clear of it

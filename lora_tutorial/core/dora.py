@@ -1,12 +1,14 @@
-"""DoRA: a trained magnitude per output unit, and LoRA on the direction.
+"""DoRA: a trained magnitude per output feature, and LoRA on the direction.
 
 DoRA (Liu et al., 2024, "DoRA: Weight-Decomposed Low-Rank Adaptation") writes the adapted
-weight as a length times a direction, separately for every output unit (every row of
-PyTorch's out×in weight; the paper calls these "columns" of its in×out matrix)::
+weight as a length times a direction, separately for every output feature. The paper writes
+W ∈ R^{d×k} and takes the norm of each column; PEFT (and this module) stores PyTorch's
+(out, in) weight and takes the norm of each row: one magnitude per output feature either
+way::
 
     W' = m · (W0 + s·B·A) / ‖W0 + s·B·A‖        s = alpha / r, norms taken row by row
 
-``m`` (one number per output unit) is trained directly; LoRA's ``B·A`` only turns the
+``m`` (one number per output feature) is trained directly; LoRA's ``B·A`` only turns the
 direction. At the start ``B = 0`` and ``m = ‖W0‖``, so ``W' = W0``: the model starts as the
 base model, like LoRA.
 
@@ -18,7 +20,8 @@ correction, so the two agree to rounding (within 1e-5 in the tests), with dropou
     h = base(x) + (m/‖·‖ − 1) · W0·x̃ + (m/‖·‖) · s·B·A·x̃      x̃ = dropout(x)
 
 Without dropout this is ``(m/‖·‖)·(W0 + s·B·A)·x + bias``. Checkpoints use PEFT's key for
-the magnitude, ``<module>.lora_magnitude_vector``. Introduced in notebook 09, §4.
+the magnitude, ``<module>.lora_magnitude_vector``. Introduced in notebook 09, §2; §8 there
+repeats the paper's magnitude/direction analysis (its §3) on the course model.
 """
 
 import torch
@@ -32,9 +35,9 @@ class DoRALinear(LoRALinear):
     """A LoRA layer with DoRA's magnitude vector (``use_dora=True`` in PEFT).
 
     Everything LoRA has (``base_layer``, ``lora_A``, ``lora_B``, ``scaling``, merging) plus
-    ``lora_magnitude_vector``, a trainable vector of ``out_features`` lengths.
+    ``lora_magnitude_vector``, a trainable vector of ``out_features`` lengths (one per row).
 
-    Introduced in notebook 09, §4.
+    Introduced in notebook 09, §2.
     """
 
     dora = True

@@ -11,7 +11,7 @@ The grouping follows PEFT's ``create_loraplus_optimizer`` (and the authors' code
 magnitudes) get the larger rate; every other trainable matrix (``lora_A``, a trained head)
 gets ``lr``. An adapted embedding is the exception: all its trainable tensors
 (``lora_embedding_A`` *and* ``lora_embedding_B``) get a rate of their own,
-``lr_embedding``, by default PEFT's small 1e-6. Introduced in notebook 09, §5.
+``lr_embedding``, by default PEFT's small 1e-6. Introduced in notebook 09, §3.
 """
 
 import torch
@@ -35,7 +35,7 @@ def loraplus_param_groups(model: nn.Module, lr: float, lr_ratio: float = 16.0,
     group. Only parameters with ``requires_grad=True`` are included, as in
     :func:`~lora_tutorial.course.training.make_optimizer`.
 
-    Introduced in notebook 09, §5.
+    Introduced in notebook 09, §3.
     """
     if not lr > 0 or not lr_ratio > 0 or not lr_embedding > 0:
         raise ValueError(f"lr, lr_ratio and lr_embedding must be positive, got lr={lr!r}, "
@@ -66,7 +66,7 @@ def make_loraplus_optimizer(model: nn.Module, lr: float, lr_ratio: float = 16.0,
                             lr_embedding: float = LR_EMBEDDING) -> torch.optim.AdamW:
     """AdamW (no weight decay) with LoRA+'s learning rates (see :func:`loraplus_param_groups`).
 
-    Introduced in notebook 09, §5.
+    Introduced in notebook 09, §3.
     """
     return torch.optim.AdamW(loraplus_param_groups(model, lr, lr_ratio, lr_embedding), lr=lr,
                              weight_decay=0.0)

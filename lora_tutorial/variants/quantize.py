@@ -22,8 +22,8 @@ Plain 4-bit integers (16 *evenly* spaced levels) are here as well, for compariso
 
 :class:`Linear4bit` is a frozen linear layer stored this way; :func:`quantize_base_layers`
 puts one under every LoRA layer of a model, which is QLoRA's structure: a 4-bit frozen
-base, a full-precision LoRA update on top. Introduced in notebook 09, §1; notebook 09
-builds it in §1 to §3.
+base, a full-precision LoRA update on top. Introduced in notebook 09, §1 (QLoRA's point);
+its Going deeper sections §5 to §7 build the internals.
 """
 
 import math
@@ -54,7 +54,7 @@ def normal_float_levels(bits: int = 4) -> torch.Tensor:
     The outermost probability is ``offset``, halfway between 1 - 1/(2·15) and 1 - 1/(2·16)
     for 4 bits, so the extreme quantile stays finite.
 
-    Introduced in notebook 09, §1.
+    Introduced in notebook 09, §5.
     """
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
         raise ValueError(f"bits must be an integer from 2 to 8, got {bits!r}.")
@@ -73,7 +73,7 @@ def integer_levels(bits: int = 4) -> torch.Tensor:
     The integers -(2**(bits-1) - 1) ... 2**(bits-1) - 1 divided by the largest: for 4 bits,
     -7/7 ... 7/7, fifteen levels with an exact zero (the 16th code, -8, is never used).
 
-    Introduced in notebook 09, §1.
+    Introduced in notebook 09, §5.
     """
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
         raise ValueError(f"bits must be an integer from 2 to 8, got {bits!r}.")
@@ -88,7 +88,7 @@ def float8_levels() -> torch.Tensor:
     subnormals, and the all-ones pattern (exponent 15, mantissa 7) is NaN. QLoRA stores
     the centred absmax scales as 8-bit floats; this is that code table.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §6.
     """
     values = []
     for exponent in range(16):
@@ -122,7 +122,7 @@ def nearest_level(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     Comparing with the midpoints between neighbouring levels finds the nearest level by
     binary search, without a (values × levels) table of distances.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §1.
     """
     midpoints = (levels[1:] + levels[:-1]) / 2
     return torch.bucketize(x, midpoints.to(x.device))
@@ -136,7 +136,7 @@ def quantize_blockwise(x: torch.Tensor, levels: torch.Tensor,
     the absmax (fp32) of each block of ``block_size`` values. A last, shorter block is
     padded with zeros for the computation; the codes are cut back to ``len(x)``.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §1.
     """
     if x.dim() != 1:
         raise ValueError(f"quantize_blockwise takes a 1-D tensor, got shape {tuple(x.shape)}; "
@@ -156,7 +156,7 @@ def dequantize_blockwise(codes: torch.Tensor, absmax: torch.Tensor, levels: torc
                          block_size: int) -> torch.Tensor:
     """Undo :func:`quantize_blockwise`: each code's level times its block's absmax.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §1.
     """
     n = codes.numel()
     values = levels.to(absmax.device)[codes.long()]
@@ -167,7 +167,7 @@ def dequantize_blockwise(codes: torch.Tensor, absmax: torch.Tensor, levels: torc
 def pack_4bit(codes: torch.Tensor) -> torch.Tensor:
     """Two 4-bit codes per byte: the first in the high nibble, the second in the low one.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §6.
     """
     if codes.numel() and int(codes.max()) > 15:
         raise ValueError("pack_4bit packs codes 0–15 only; these need more than 4 bits.")
@@ -178,7 +178,7 @@ def pack_4bit(codes: torch.Tensor) -> torch.Tensor:
 def unpack_4bit(packed: torch.Tensor, n: int) -> torch.Tensor:
     """Undo :func:`pack_4bit`: the first ``n`` codes.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §6.
     """
     return torch.stack([packed >> 4, packed & 0x0F], dim=1).flatten()[:n]
 
@@ -194,7 +194,7 @@ def quantize_4bit(weight: torch.Tensor, quant_type: str = "nf4",
       are all positive, so centring them on their mean lets the signed 8-bit format use
       both halves of its range).
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §6.
     """
     if quant_type not in _LEVELS:
         raise ValueError(f"quant_type must be one of {QUANT_TYPES}, got {quant_type!r}.")
@@ -217,7 +217,7 @@ def dequantize_4bit(tensors: dict[str, torch.Tensor], shape: tuple[int, ...],
                     quant_type: str = "nf4") -> torch.Tensor:
     """Rebuild the fp32 weight of ``shape`` from what :func:`quantize_4bit` returned.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §6.
     """
     if quant_type not in _LEVELS:
         raise ValueError(f"quant_type must be one of {QUANT_TYPES}, got {quant_type!r}.")
@@ -245,7 +245,7 @@ class Linear4bit(nn.Module):
         quant_type: ``"nf4"`` (NormalFloat levels) or ``"int4"`` (evenly spaced levels).
         double_quant: also quantize the absmax scales to 8 bits (block 256).
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §1.
     """
 
     def __init__(self, linear: nn.Linear, quant_type: str = "nf4", double_quant: bool = True):
@@ -296,7 +296,7 @@ def quantize_base_layers(model: nn.Module, quant_type: str = "nf4",
     trainable, each base becomes a :class:`Linear4bit`. Every check runs before the first
     replacement. Returns the names of the LoRA layers whose base was quantized.
 
-    Introduced in notebook 09, §3.
+    Introduced in notebook 09, §1.
     """
     if quant_type not in QUANT_TYPES:
         raise ValueError(f"quant_type must be one of {QUANT_TYPES}, got {quant_type!r}.")
@@ -328,8 +328,25 @@ def bits_per_weight(code_bits: int = 4, block_size: int = BLOCK_SIZE,
     per block plus a 32-bit second-level scale per ``scale_block_size`` blocks. For NF4:
     4.5 bits, or 4 + 8/64 + 32/(64·256) ≈ 4.127 bits with double quantization.
 
-    Introduced in notebook 09, §2.
+    Introduced in notebook 09, §1.
     """
     if double_quant:
         return code_bits + 8 / block_size + 32 / (block_size * scale_block_size)
     return code_bits + 32 / block_size
+
+
+def stable_digits(value: float, decimals: int, guard: float = 2e-6) -> str:
+    """``value`` printed with ``decimals`` decimals, refusing a value on a rounding edge.
+
+    Quantizing fixed weights is deterministic, so the errors notebook 09 prints are the same
+    on every CPU up to the last bits of float arithmetic. Those last bits matter only when a
+    value sits within ``guard`` (relative) of the halfway point between two printed digits,
+    where another CPU could round the other way; this raises instead of printing such a
+    value, so a stored output never depends on the machine. (Test machinery: the notebook
+    only sees the printed digits.)
+    """
+    edge = (math.floor(value * 10 ** decimals) + 0.5) / 10 ** decimals
+    if abs(value - edge) <= guard * abs(value):
+        raise ValueError(f"{value!r} is too close to a rounding edge to print with "
+                         f"{decimals} decimals reproducibly on every machine")
+    return f"{value:.{decimals}f}"
