@@ -11,12 +11,14 @@ the script reports ratios to full fine-tuning:
 * inference of the LoRA model merged into plain weights (and unmerged) / the base model's;
 * optimizer-state bytes / full fine-tuning's, read from the optimizers' tensors.
 
-    python benchmarks/bench_course_model.py [--setting 1024:0] [--setting 64:1] [--r 8]
+    python benchmarks/bench_course_model.py [--setting 1024:1] [--setting 64:1] [--r 8]
                                             [--repeats 30] [--record-dir DIR | --no-record]
 
-By default it measures two settings: a batch of 1024 images with PyTorch's own thread count,
-so that the matrix products, not Python overhead, dominate a step; and notebook 05's setting,
-a batch of 64 on one thread (notebook 05, §4 times the same step live). It then writes
+By default it measures two settings, both on one thread: a batch of 1024 images, so that the
+matrix products, not Python overhead, dominate a step; and notebook 05's setting, a batch of
+64 (notebook 05, §4 times the same step live). One thread, because on a machine shared with
+other work a multi-threaded product waits for its slowest thread, and the ratios then
+measure the neighbours more than LoRA (``--setting 1024:0`` uses PyTorch's thread count). It then writes
 ``lora_tutorial/course/results/step_time.json`` with ``lora_tutorial.course.results.record``:
 the figures, the command, the settings and the machine. Notebook 11, the quiz bank, the README
 and the instructor guide quote that file, and ``tests/test_quoted_figures.py`` holds every
@@ -55,7 +57,7 @@ QV = ["q_proj", "v_proj"]
 FULL, QV_NAME, ALL_NAME, HEAD = "full", "lora_qv", "lora_all_linears", "head_only"
 LABELS = {FULL: "full fine-tuning", QV_NAME: "LoRA q,v", ALL_NAME: "LoRA all block linears",
           HEAD: "head only"}
-DEFAULT_SETTINGS = ["1024:0", "64:1"]
+DEFAULT_SETTINGS = ["1024:1", "64:1"]
 
 
 def lora_model(targets: list[str], r: int) -> torch.nn.Module:
