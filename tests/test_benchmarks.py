@@ -103,3 +103,37 @@ def test_bench_variants_prints_its_ratios_with_verdicts():
     verdict_lines = [line for line in out.splitlines() if line.startswith("→ ")]
     assert len(verdict_lines) == 4
     assert all(line.rstrip().endswith(("slower", "faster", "(within 10%)")) for line in verdict_lines)
+
+
+# --- benchmarks/bench_course_model.py: the record that the course's quotes read -------------
+
+def test_bench_course_model_records_every_ratio_with_its_conditions(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_course_model.py"),
+                             "--setting", "16:1", "--repeats", "1", "--record-dir",
+                             str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "batch of 16 images" in result.stdout and "1 CPU thread(s)" in result.stdout
+    import json
+    data = json.loads((tmp_path / "step_time.json").read_text(encoding="utf-8"))
+    setting = data["figures"]["batch_16"]
+    assert (setting["batch"], setting["threads"]) == (16, 1)
+    set_ups = {"lora_qv", "lora_all_linears", "head_only"}
+    for figure in ("step_ratio", "peak_memory_ratio", "optimizer_state_ratio"):
+        assert set(setting[figure]) == set_ups, figure
+    assert set(setting["step_ms"]) == set_ups | {"full"}
+    # Peak memory and optimizer state do not depend on the machine: their order is fixed.
+    peak = setting["peak_memory_ratio"]
+    assert peak["head_only"] < peak["lora_qv"] < 1 < peak["lora_all_linears"]
+    state = setting["optimizer_state_ratio"]
+    assert state["head_only"] < state["lora_qv"] < state["lora_all_linears"] < 1
+    assert data["conditions"]["command"].startswith("python benchmarks/bench_course_model.py")
+    assert data["conditions"]["settings"] == {"batch_16": {"batch": 16, "threads": 1}}
+    assert data["machine"] and data["minutes"] >= 0
+
+
+def test_bench_course_model_refuses_a_malformed_setting():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_course_model.py"),
+                             "--setting", "64", "--no-record"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 2 and "BATCH:THREADS" in result.stderr

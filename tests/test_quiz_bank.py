@@ -451,7 +451,8 @@ def test_bank_claims_match_the_course_corrections():
     assert "still learns" in swapped.text and "Hayou" in init.explanation
     assert "80 GB accelerator holds" not in text["ft-memory-7b"] or "141 GB" in text["ft-memory-7b"]
     assert "enable_lora=[True, False, True]" in text["count-fused-c-attn"]
-    assert "1.1×" in text["final-why-faster"] and "0.83" in text["final-why-faster"]
+    # Its figures come from results/step_time.json; tests/test_quoted_figures.py checks them.
+    assert "recorded benchmark" in text["final-why-faster"]
     summary = next(o for o in load_quiz("final", ids=["final-summary"]).questions[0].options
                    if o.correct)
     assert "wide layers" in summary.text
