@@ -71,7 +71,7 @@ KEYS = {
     "lr-energy-kept": Worked(100 * (16 + 9) / 30, "(4² + 3²) / (4² + 3² + 2² + 1²)"),
     # 03: the LoRA layer
     "layer-scaling-value": Worked(16 / 8, "α/r = 16 / 8"),
-    "layer-rslora-value": Worked(16 / math.sqrt(256), "α/√r = 16 / √256"),
+    "layer-rslora-value": Worked(math.sqrt(64 / 4), "(α/r) shrinks √(64/4) times more than α/√r"),
     # 04: counting
     "count-1024": Worked(4 * (1024 + 1024), "r·(d + k)"),
     "count-4096": Printed(NB04, r"trainable: " + NUMBER + r"\s+frozen W0: 16,777,216"),
@@ -87,11 +87,11 @@ KEYS = {
     # 06
     "merge-parameter-count": Worked(4096 * 4096, "a merged layer is a plain d×k weight"),
     # 07
-    "peft-gpt2-count": Printed(NB04, r"PEFT: trainable params: " + NUMBER + r" \|\| all params"),
+    "peft-gpt2-count": Printed(NB04, r"GPT-2 small: [\d,]+ parameters; trainable params: " + NUMBER),
     # 08: the language model
     "lm-perplexity": Worked(math.exp(1.5), "perplexity = e^(loss in nats)"),
-    "lm-optimizer-state-qv": Printed(NB08, r"AdamW state of LoRA q,v: " + NUMBER + r" B = 2 "
-                                           r"moments × 4 B"),
+    "lm-optimizer-state-qv": Printed(NB08, r"AdamW keeps 2 fp32 moments .*\(" + NUMBER
+                                           + r" B = 8 × "),
     "lm-all-linears-count": Worked(4 * (4 * 4 * (128 + 128) + 3 * 4 * (128 + 384)),
                                    "4 blocks × (4 attention + 3 MLP matrices) × r·(d + k)"),
     # 09: beyond LoRA

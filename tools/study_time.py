@@ -36,7 +36,7 @@ RUBRIC = {
     "seconds per code line": 4,     # reading a line of code before running it
     "minutes per code cell": 0.5,   # running it, reading its output, a table or a plot
     "minutes per exercise": 10,     # writing a solution and running its checker, once or twice
-    "minutes per quiz question": 1,
+    "minute per quiz question": 1,
     "minutes per widget": 3,        # moving its controls until the picture makes sense
 }
 """What each part of a notebook costs this learner, in one place (the README states it)."""
@@ -64,7 +64,7 @@ class Parts:
                 + self.code_lines * RUBRIC["seconds per code line"] / 60
                 + self.code_cells * RUBRIC["minutes per code cell"]
                 + self.exercises * RUBRIC["minutes per exercise"]
-                + self.quiz_questions * RUBRIC["minutes per quiz question"]
+                + self.quiz_questions * RUBRIC["minute per quiz question"]
                 + self.widgets * RUBRIC["minutes per widget"])
 
     def __add__(self, other: Parts) -> Parts:
