@@ -343,7 +343,7 @@ def stable_digits(value: float, decimals: int, guard: float = 2e-6) -> str:
     value sits within ``guard`` (relative) of the halfway point between two printed digits,
     where another CPU could round the other way; this raises instead of printing such a
     value, so a stored output never depends on the machine. (Test machinery: the notebook
-    only sees the printed digits.)
+    only sees the printed digits.) Introduced in notebook 09, §1.
     """
     edge = (math.floor(value * 10 ** decimals) + 0.5) / 10 ** decimals
     if abs(value - edge) <= guard * abs(value):
