@@ -132,13 +132,17 @@ def test_cosine_is_one_for_the_same_direction_and_zero_for_orthogonal_ones():
     assert finetune.cosine(a, a + b) == pytest.approx(2 ** -0.5)
 
 
+def _base_full_and_lora(target: str, r: int):
+    """Three copies of the pretrained model: the base, one to update in full, one with LoRA."""
+    base, full_model, lora_model = (load_pretrained("cpu") for _ in range(3))
+    inject_lora(lora_model, [target], r=r, alpha=r)
+    mark_only_lora_as_trainable(lora_model)
+    return base, full_model, lora_model
+
+
 def test_compare_updates_measures_both_updates_against_w0():
     torch.manual_seed(0)
-    base = load_pretrained("cpu")
-    full_model = load_pretrained("cpu")
-    lora_model = load_pretrained("cpu")
-    inject_lora(lora_model, ["q_proj"], r=2, alpha=2)
-    mark_only_lora_as_trainable(lora_model)
+    base, full_model, lora_model = _base_full_and_lora("q_proj", r=2)
     delta = {}
     with torch.no_grad():
         for name, layer in lora_layers(lora_model):
@@ -159,10 +163,7 @@ def test_compare_updates_measures_both_updates_against_w0():
 
 def test_the_best_rank_r_cosine_is_the_root_of_the_energy_kept():
     torch.manual_seed(1)
-    base = load_pretrained("cpu")
-    full_model = load_pretrained("cpu")
-    lora_model = load_pretrained("cpu")
-    inject_lora(lora_model, ["v_proj"], r=4, alpha=4)
+    base, full_model, lora_model = _base_full_and_lora("v_proj", r=4)
     with torch.no_grad():
         for name, _ in lora_layers(lora_model):
             full_model.get_submodule(name).weight.add_(torch.randn(64, 64))

@@ -70,6 +70,19 @@ README = "README.md#Benchmarks"
 INSTRUCTOR = "docs/instructor.md"
 ST = "step_time:"
 
+README_TABLE = [
+    ("LoRA q,v: train step", "step_ratio.lora_qv", "0.882", "0.774"),
+    ("LoRA on all block linears: train step", "step_ratio.lora_all_linears", "1.371",
+     "1.183"),
+    ("head only: train step", "step_ratio.head_only", "0.391", "0.340"),
+    ("LoRA q,v: peak memory of a step", "peak_memory_ratio.lora_qv", "0.714", "0.704"),
+    ("LoRA on all block linears: peak memory of a step",
+     "peak_memory_ratio.lora_all_linears", "1.089", "1.076"),
+    ("head only: peak memory of a step", "peak_memory_ratio.head_only", "0.217", "0.214"),
+    ("LoRA q,v merged: inference", "inference_ratio.merged", "0.995", "0.968"),
+]
+"""The README's step-time table: (row, figure in the record, batch 1024, batch 64)."""
+
 QUOTES = [
     # --- quiz bank: notebook 08's lm-own-learning-rate (the tuned rates of the recorded sweep)
     Quote(f"{BANK08}#lm-own-learning-rate", "q,v and up,down chose 0.01 (10× full",
@@ -105,30 +118,8 @@ QUOTES = [
     Quote(NB11, "LoRA on every block linear needed a little more peak memory than full "
           "fine-tuning", ST + "batch_64.peak_memory_ratio.lora_all_linears", direction="> 1"),
     # --- README, benchmark section: the table (batch 1024 | batch 64), three decimals
-    *[Quote(README, f"| {row} | {a} | {b} |", ST + f"batch_1024.{key}", float(a), 0.0005)
-      for row, key, a, b in [
-          ("LoRA q,v: train step", "step_ratio.lora_qv", "0.882", "0.774"),
-          ("LoRA on all block linears: train step", "step_ratio.lora_all_linears", "1.371",
-           "1.183"),
-          ("head only: train step", "step_ratio.head_only", "0.391", "0.340"),
-          ("LoRA q,v: peak memory of a step", "peak_memory_ratio.lora_qv", "0.714", "0.704"),
-          ("LoRA on all block linears: peak memory of a step",
-           "peak_memory_ratio.lora_all_linears", "1.089", "1.076"),
-          ("head only: peak memory of a step", "peak_memory_ratio.head_only", "0.217", "0.214"),
-          ("LoRA q,v merged: inference", "inference_ratio.merged", "0.995", "0.968"),
-      ]],
-    *[Quote(README, f"| {row} | {a} | {b} |", ST + f"batch_64.{key}", float(b), 0.0005)
-      for row, key, a, b in [
-          ("LoRA q,v: train step", "step_ratio.lora_qv", "0.882", "0.774"),
-          ("LoRA on all block linears: train step", "step_ratio.lora_all_linears", "1.371",
-           "1.183"),
-          ("head only: train step", "step_ratio.head_only", "0.391", "0.340"),
-          ("LoRA q,v: peak memory of a step", "peak_memory_ratio.lora_qv", "0.714", "0.704"),
-          ("LoRA on all block linears: peak memory of a step",
-           "peak_memory_ratio.lora_all_linears", "1.089", "1.076"),
-          ("head only: peak memory of a step", "peak_memory_ratio.head_only", "0.217", "0.214"),
-          ("LoRA q,v merged: inference", "inference_ratio.merged", "0.995", "0.968"),
-      ]],
+    *[Quote(README, f"| {row} | {a} | {b} |", ST + f"batch_{batch}.{key}", float(value), 0.0005)
+      for row, key, a, b in README_TABLE for batch, value in ((1024, a), (64, b))],
     Quote(README, "| LoRA q,v: optimizer-state bytes | 0.0404 | 0.0404 |",
           ST + "batch_64.optimizer_state_ratio.lora_qv", 0.0404, 0.00005),
     Quote(README, "LoRA on every block linear is slower than full fine-tuning",
